@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds are compiled for the host CPU. Without `-target-cpu native`
+/// the Swift SIMD kernels fall back to baseline x86-64 code that is two orders
+/// of magnitude slower (see README, "Build flags"), so a plain
+/// `swift build -c release` must already carry these flags.
+let hostTuned: [SwiftSetting] = [
+  .unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release)),
+  .define("RESNET_BENCH_HOST_TUNED", .when(configuration: .release)),
+]
+
+let package = Package(
+  name: "resnet-bench",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "resnet-bench", targets: ["resnet-bench"]),
+    .library(name: "ResNetBench", targets: ["ConvCore", "ConvBackends", "ResNet", "Harness"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: - Kernels and the convolution model
+
+    /// ConvProblem, descriptors, the backend protocol, the Float64 reference,
+    /// tolerances, aligned storage and the thread pool.
+    .target(name: "ConvCore", swiftSettings: hostTuned),
+    /// Every convolution backend and the one registry that lists them.
+    .target(name: "ConvBackends", dependencies: ["ConvCore"], swiftSettings: hostTuned),
+
+    // MARK: - Networks, measurement, reports
+
+    /// ResNet architectures, weights (seeded, safetensors, BatchNorm folding), inference.
+    .target(name: "ResNet", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
+    /// Timing, statistics, agreement checks, environment fingerprint, CSV.
+    .target(name: "Harness", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
+
+    // MARK: - Command-line tool
+
+    .executableTarget(
+      name: "resnet-bench",
+      dependencies: [
+        "ConvCore", "ConvBackends", "ResNet", "Harness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: hostTuned),
+
+    // MARK: - Tests
+
+    .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"], swiftSettings: hostTuned),
+    .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
+    .testTarget(name: "ResNetTests", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
+    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Harness"], swiftSettings: hostTuned),
+  ],
+  swiftLanguageModes: [.v5]
+)

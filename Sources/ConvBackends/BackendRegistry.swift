@@ -1,0 +1,48 @@
+import Foundation
+import ConvCore
+
+/// The one list of convolution backends. The CLI, the tuner, the harness, the
+/// tests and the benchmarks all iterate over it; adding a backend means adding
+/// its folder and one line here.
+public enum BackendRegistry {
+  public static let all: [any ConvolutionBackend] = [
+    NaiveDirectBackend(),
+  ]
+
+  public static var names: [String] { all.map(\.name) }
+
+  public static var available: [any ConvolutionBackend] { all.filter { $0.availability.isAvailable } }
+
+  /// The backend called `name`, or nil.
+  public static func named(_ name: String) -> (any ConvolutionBackend)? {
+    all.first { $0.name == name }
+  }
+
+  /// Resolves a comma-separated list (or `all`) to backends, failing on an unknown name.
+  public static func resolve(_ list: String) throws -> [any ConvolutionBackend] {
+    if list == "all" { return all }
+    return try list.split(separator: ",").map { raw in
+      let name = raw.trimmingCharacters(in: .whitespaces)
+      guard let backend = named(name) else {
+        throw BackendError("unknown backend '\(name)'; known: \(names.joined(separator: ", "))")
+      }
+      return backend
+    }
+  }
+
+  /// Applies one thread count to every library that keeps its own.
+  public static func setLibraryThreads(_ threads: Int) {
+    for backend in all where backend.availability.isAvailable { backend.setLibraryThreads(threads) }
+  }
+}
+
+extension BackendRegistry {
+  /// Backends tried, in order, for a layer that the requested backend cannot
+  /// compute (e.g. a strided layer under `winograd`): general direct methods,
+  /// fastest first as measured on the reference machine.
+  public static let fallbackOrder = ["tiled-simd", "im2col-openblas", "im2col-blis", "naive"]
+
+  public static func fallback(for problem: ConvProblem) -> (any ConvolutionBackend)? {
+    fallbackOrder.lazy.compactMap { named($0) }.first { $0.canRun(problem).isSupported }
+  }
+}

@@ -1,0 +1,66 @@
+import ConvCore
+
+/// Direct convolution in plain Float loops: the baseline every other backend is
+/// measured against, and the one whose code a reader can check by eye.
+///
+/// Output rows (image, output y) are spread over the thread pool; within a row
+/// each output element is one dot product over (kh, kw, c) with weights in
+/// OHWI order so the innermost loop reads both operands contiguously.
+public struct NaiveDirectBackend: ConvolutionBackend {
+  public init() {}
+  public var name: String { "naive" }
+  public var summary: String { "direct convolution, plain Float loops, rows split over threads" }
+  public var availability: Availability { .available }
+  public func supports(_ problem: ConvProblem) -> Support { .yes }
+
+  public func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+    guard config == .default else { throw BackendError("naive has no configuration '\(config)'; it has only 'default'") }
+    return PreparedNaive(problem: problem, weights: weights)
+  }
+}
+
+final class PreparedNaive: PreparedConvolution, @unchecked Sendable {
+  let problem: ConvProblem
+  let config = BackendConfig.default
+  let workspaceBytes = 0
+  private let weights: AlignedBuffer  // OHWI
+  private let bias: AlignedBuffer
+
+  init(problem: ConvProblem, weights: ConvWeights) {
+    self.problem = problem
+    self.weights = AlignedBuffer(weights.ohwi(for: problem))
+    self.bias = AlignedBuffer(weights.bias)
+  }
+
+  func run(
+    input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    residual: UnsafePointer<Float>?, relu: Bool,
+    workspace: UnsafeMutableRawPointer, pool: ThreadPool
+  ) {
+    let p = problem
+    let (oh, ow, oc, ic) = (p.outHeight, p.outWidth, p.outChannels, p.inChannels)
+    let w = UnsafePointer(weights.pointer), b = UnsafePointer(bias.pointer)
+    pool.parallelFor(p.batch * oh) { row in
+      let n = row / oh, y = row % oh
+      for x in 0..<ow {
+        let out = output + ((n * oh + y) * ow + x) * oc
+        for o in 0..<oc {
+          var acc: Float = 0
+          for kh in 0..<p.kernelHeight {
+            let iy = y * p.strideHeight - p.padHeight + kh
+            if iy < 0 || iy >= p.inHeight { continue }
+            for kw in 0..<p.kernelWidth {
+              let ix = x * p.strideWidth - p.padWidth + kw
+              if ix < 0 || ix >= p.inWidth { continue }
+              let xin = input + ((n * p.inHeight + iy) * p.inWidth + ix) * ic
+              let win = w + ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * ic
+              for c in 0..<ic { acc += xin[c] * win[c] }
+            }
+          }
+          out[o] = acc
+        }
+        applyEpilogue(out, count: oc, bias: b, residual: residual.map { $0 + ((n * oh + y) * ow + x) * oc }, relu: relu)
+      }
+    }
+  }
+}

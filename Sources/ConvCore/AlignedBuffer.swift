@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A heap block of `Float`s aligned to a cache line (64 bytes, one AVX-512 vector).
+///
+/// Activations, packed weights and workspaces live in these so that SIMD loads
+/// never straddle cache lines at the start of a row and so no backend pays for
+/// Swift's copy-on-write checks in its inner loops.
+public final class AlignedBuffer: @unchecked Sendable {
+  public static let alignment = 64
+  public let count: Int
+  public let pointer: UnsafeMutablePointer<Float>
+
+  /// Allocates `count` floats, zero-filled.
+  public init(count: Int) {
+    self.count = count
+    var raw: UnsafeMutableRawPointer?
+    let bytes = max(1, count) * MemoryLayout<Float>.stride
+    guard posix_memalign(&raw, Self.alignment, bytes) == 0, let raw else {
+      fatalError("out of memory allocating \(bytes) bytes")
+    }
+    memset(raw, 0, bytes)
+    pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+  }
+
+  public convenience init(_ values: [Float]) {
+    self.init(count: values.count)
+    values.withUnsafeBufferPointer { src in
+      if let base = src.baseAddress { pointer.update(from: base, count: values.count) }
+    }
+  }
+
+  deinit { free(pointer) }
+
+  public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
+  public var array: [Float] { Array(buffer) }
+
+  public func fill(_ value: Float) { pointer.update(repeating: value, count: count) }
+}
+
+/// A block of raw bytes aligned to a cache line, used as a backend's scratch space.
+public final class Workspace: @unchecked Sendable {
+  public let byteCount: Int
+  public let pointer: UnsafeMutableRawPointer
+
+  public init(byteCount: Int) {
+    self.byteCount = byteCount
+    var raw: UnsafeMutableRawPointer?
+    guard posix_memalign(&raw, AlignedBuffer.alignment, max(64, byteCount)) == 0, let raw else {
+      fatalError("out of memory allocating a \(byteCount)-byte workspace")
+    }
+    pointer = raw
+  }
+
+  deinit { free(pointer) }
+}

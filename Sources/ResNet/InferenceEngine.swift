@@ -1,0 +1,168 @@
+import ConvBackends
+import ConvCore
+import Foundation
+
+/// Which backend and configuration computes one layer, and why when it is not
+/// the one asked for.
+public struct LayerBinding: Sendable {
+  public var backend: any ConvolutionBackend
+  public var config: BackendConfig
+  /// Set when the requested backend cannot compute this layer and another stands in.
+  public var fallbackReason: String?
+}
+
+/// Runs a ResNet forward pass with each layer on its assigned backend.
+///
+/// Everything is planned in `init`: weights are packed by each layer's backend,
+/// activation slots (see `ResNetModel.steps`) and one workspace as large as the
+/// largest layer's are allocated. `run()` allocates nothing.
+public final class InferenceEngine: @unchecked Sendable {
+  public let model: ResNetModel
+  public let pool: ThreadPool
+  public let bindings: [LayerBinding]
+  private let prepared: [PreparedConvolution]
+  private let slots: [AlignedBuffer]
+  private let workspace: Workspace
+  private let probabilityBuffer: AlignedBuffer
+
+  /// - Parameters:
+  ///   - weights: one entry per `model.layers`, BatchNorm already folded.
+  ///   - assign: the backend and configuration wanted for each layer; a layer
+  ///     that backend cannot compute runs on the first backend of
+  ///     `BackendRegistry.fallbackOrder` that can, recorded in `bindings`.
+  public init(
+    model: ResNetModel, weights: [ConvWeights], pool: ThreadPool,
+    assign: (ConvLayer) throws -> (any ConvolutionBackend, BackendConfig)
+  ) throws {
+    precondition(weights.count == model.layers.count, "one ConvWeights per layer")
+    self.model = model
+    self.pool = pool
+    var bindings: [LayerBinding] = []
+    var prepared: [PreparedConvolution] = []
+    for (layer, w) in zip(model.layers, weights) {
+      var (backend, config) = try assign(layer)
+      var reason: String?
+      if case .no(let why) = backend.canRun(layer.problem) {
+        guard let stand = BackendRegistry.fallback(for: layer.problem) else {
+          throw ModelError("layer \(layer.name): \(backend.name) cannot run it (\(why)) and no other backend can")
+        }
+        reason = "\(backend.name): \(why)"
+        backend = stand
+        config = .default
+      }
+      bindings.append(LayerBinding(backend: backend, config: config, fallbackReason: reason))
+      prepared.append(try backend.prepare(layer.problem, weights: w, config: config))
+    }
+    self.bindings = bindings
+    self.prepared = prepared
+    slots = model.slotSizes.map { AlignedBuffer(count: $0) }
+    workspace = Workspace(byteCount: prepared.map(\.workspaceBytes).max() ?? 0)
+    probabilityBuffer = AlignedBuffer(count: model.batch * model.classes)
+  }
+
+  /// Every layer on `backend` (with its default configuration), falling back where it cannot.
+  public convenience init(model: ResNetModel, weights: [ConvWeights], backend: any ConvolutionBackend, pool: ThreadPool) throws {
+    try self.init(model: model, weights: weights, pool: pool) { _ in (backend, .default) }
+  }
+
+  /// Input image buffer: NHWC [batch, size, size, 3].
+  public var input: UnsafeMutableBufferPointer<Float> {
+    .init(start: slots[0].pointer, count: model.batch * model.inputSize * model.inputSize * ResNetModel.inputChannels)
+  }
+
+  public func setInput(_ values: [Float]) {
+    precondition(values.count == input.count, "input has \(values.count) values, expected \(input.count)")
+    _ = input.update(from: values)
+  }
+
+  /// Logits of the last run: [batch, classes].
+  public var logits: [Float] { Array(UnsafeBufferPointer(start: slots[model.outputSlot].pointer, count: model.batch * model.classes)) }
+  /// Softmax of the logits of the last run: [batch, classes].
+  public var probabilities: [Float] { probabilityBuffer.array }
+
+  /// One forward pass.
+  ///
+  /// - Parameters:
+  ///   - layerSeconds: when given, receives each convolution layer's time
+  ///     (seconds) at its index in `model.layers`; pooling and softmax are not included.
+  ///   - observe: called after each convolution with its layer index and output (for divergence checks).
+  public func run(layerSeconds: UnsafeMutablePointer<Double>? = nil, observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) {
+    for step in model.steps {
+      switch step {
+      case let .conv(layer, input, output, residual, relu):
+        let start = layerSeconds == nil ? 0 : Stopwatch.now()
+        prepared[layer].run(
+          input: slots[input].pointer, output: slots[output].pointer,
+          residual: residual.map { UnsafePointer(slots[$0].pointer) }, relu: relu,
+          workspace: workspace.pointer, pool: pool)
+        layerSeconds?[layer] = Stopwatch.now() - start
+        observe?(layer, UnsafeBufferPointer(start: slots[output].pointer, count: model.layers[layer].problem.outputCount))
+      case let .maxPool(input, output, channels, inHeight, inWidth):
+        Pooling.maxPool3x3Stride2(slots[input].pointer, slots[output].pointer, batch: model.batch,
+                                  channels: channels, height: inHeight, width: inWidth, pool: pool)
+      case let .globalAveragePool(input, output, channels, height, width):
+        Pooling.globalAverage(slots[input].pointer, slots[output].pointer, batch: model.batch,
+                              channels: channels, height: height, width: width)
+      }
+    }
+    Pooling.softmax(slots[model.outputSlot].pointer, probabilityBuffer.pointer, rows: model.batch, columns: model.classes)
+  }
+}
+
+/// The non-convolution layers, in NHWC.
+public enum Pooling {
+  /// 3×3 window, stride 2, padding 1 (padding never wins the max).
+  public static func maxPool3x3Stride2(
+    _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    batch: Int, channels: Int, height: Int, width: Int, pool: ThreadPool
+  ) {
+    let oh = (height + 2 - 3) / 2 + 1, ow = (width + 2 - 3) / 2 + 1
+    pool.parallelFor(batch * oh) { row in
+      let n = row / oh, y = row % oh
+      for x in 0..<ow {
+        let out = output + ((n * oh + y) * ow + x) * channels
+        for c in 0..<channels { out[c] = -.infinity }
+        for iy in max(0, 2 * y - 1)...min(height - 1, 2 * y + 1) {
+          for ix in max(0, 2 * x - 1)...min(width - 1, 2 * x + 1) {
+            let src = input + ((n * height + iy) * width + ix) * channels
+            for c in 0..<channels { out[c] = max(out[c], src[c]) }
+          }
+        }
+      }
+    }
+  }
+
+  public static func globalAverage(
+    _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+    batch: Int, channels: Int, height: Int, width: Int
+  ) {
+    let scale = 1 / Float(height * width)
+    for n in 0..<batch {
+      let out = output + n * channels
+      for c in 0..<channels { out[c] = 0 }
+      for i in 0..<(height * width) {
+        let src = input + (n * height * width + i) * channels
+        for c in 0..<channels { out[c] += src[c] }
+      }
+      for c in 0..<channels { out[c] *= scale }
+    }
+  }
+
+  /// Row-wise softmax, computed in Double after subtracting the row maximum.
+  public static func softmax(_ logits: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for r in 0..<rows {
+      let row = logits + r * columns
+      var largest = -Float.infinity
+      for c in 0..<columns { largest = max(largest, row[c]) }
+      var sum = 0.0
+      for c in 0..<columns { sum += exp(Double(row[c] - largest)) }
+      for c in 0..<columns { output[r * columns + c] = Float(exp(Double(row[c] - largest)) / sum) }
+    }
+  }
+
+  /// Indices of the `k` largest values of `row`, largest first (ties: lower index first).
+  public static func topK(_ row: ArraySlice<Float>, k: Int) -> [Int] {
+    let base = row.startIndex
+    return row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k).map { $0 - base }
+  }
+}

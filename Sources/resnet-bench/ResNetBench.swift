@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+
+/// The root command. Errors end the process with a one-line message and exit
+/// code 2 (usage or input); a failed check exits 1; success 0.
+@main
+struct ResNetBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resnet-bench",
+    abstract: "Which convolution algorithm is fastest for each ResNet layer on this machine, by how much, and is it still correct.",
+    discussion: """
+      Exit codes: 0 success; 1 a check failed (disagreement, tolerance, regression);
+      2 a usage or input error (bad flag, malformed file), with a one-line message.
+      """,
+    subcommands: [
+      LayersCommand.self, ConvCommand.self, RunCommand.self, ExportWeightsCommand.self, EnvCommand.self,
+    ])
+
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let exit as ExitCode {
+      Foundation.exit(exit.rawValue)
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        Self.exit(withError: error)  // --help, --version: prints and exits 0
+      }
+      let message = Self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+      FileHandle.standardError.write(Data("resnet-bench: error: \(message)\n".utf8))
+      Foundation.exit(2)
+    }
+  }
+}
+
+/// An input or usage problem found while running (not while parsing): exit code 2.
+struct InputError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Writes a line to standard error (progress, warnings): stdout carries only data.
+func note(_ text: String) {
+  FileHandle.standardError.write(Data((text + "\n").utf8))
+}

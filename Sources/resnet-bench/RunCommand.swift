@@ -1,0 +1,132 @@
+import ArgumentParser
+import ConvBackends
+import ConvCore
+import Foundation
+import Harness
+import ResNet
+
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Time full ResNet inference on each backend side by side and check that all agree with the Float64 reference.",
+    discussion: """
+      After a warm-up, backends are run round by round (A B C A B C …). Each
+      backend's logits are compared with those of the Float64-reference network;
+      a backend beyond its tolerance or with a different top-5 is named, with the
+      first layer where it diverges, and the command exits 1.
+
+      Examples:
+        resnet-bench run
+        resnet-bench run --backends naive --repetitions 3
+        resnet-bench run --model resnet18 --size 112 --backends all --dump-logits logits.npy
+      """)
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var threading: ThreadOptions
+
+  @Option(help: "Comma-separated backends, or 'all' (every available one).")
+  var backends: String = "all"
+
+  @Option(name: .customLong("backend"), help: "A single backend (same as --backends NAME).")
+  var backend: String?
+
+  @Option(help: "Timed inferences per backend (the naive backend is capped at 3).")
+  var repetitions: Int = 10
+
+  @Option(help: "Untimed inferences per backend before timing.")
+  var warmup: Int = 1
+
+  @Option(help: "Seed of the weights and input image, when not read from files.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Weights file (safetensors, torchvision state_dict keys, OIHW). Default: seeded weights.")
+  var weights: String?
+
+  @Option(help: "Input image(s): float32 .npy, NHWC [batch, size, size, 3]. Default: a seeded image.")
+  var input: String?
+
+  @Option(help: "Write the first backend's logits to this .npy file ([batch, classes], float32).")
+  var dumpLogits: String?
+
+  @Flag(help: "Skip the Float64-reference check (faster; nothing is verified).")
+  var noCheck = false
+
+  func validate() throws {
+    guard repetitions >= 1 && repetitions <= 100_000 else { throw ValidationError("--repetitions must be between 1 and 100000 (got \(repetitions))") }
+    guard warmup >= 0 && warmup <= 1000 else { throw ValidationError("--warmup must be between 0 and 1000 (got \(warmup))") }
+  }
+
+  func run() throws {
+    let pool = threading.configure()
+    let net = try model.build()
+    let chosen: [any ConvolutionBackend]
+    do { chosen = try BackendRegistry.resolve(backend ?? backends) } catch let e as BackendError { throw InputError(e.message) }
+    let runnable = chosen.filter { b in
+      if let why = b.availability.reason { note("skipping \(b.name): \(why)"); return false }
+      return true
+    }
+    guard !runnable.isEmpty else { throw InputError("no available backend among '\(backend ?? backends)'") }
+    let inputs: NetworkInputs
+    do { inputs = try NetworkInputs.load(for: net, weightsFile: weights, inputFile: input, seed: seed) }
+    catch let e as WeightsFileError { throw InputError(e.message) }
+    catch let e as ModelError { throw InputError(e.message) }
+
+    note("\(net.name) \(net.variant.rawValue), batch \(net.batch), \(net.inputSize)x\(net.inputSize), \(pool.threadCount) threads, weights: \(inputs.weightsSource)")
+    let candidates = try runnable.map { try BenchmarkCandidate.backend($0, model: net, weights: inputs.weights, pool: pool) }
+    for c in candidates {
+      for (layer, binding) in zip(net.layers, c.engine.bindings) where binding.fallbackReason != nil {
+        note("\(c.name): \(layer.name) runs on \(binding.backend.name) (\(binding.fallbackReason!))")
+      }
+    }
+    let timings = NetworkBenchmark.measure(
+      candidates, input: inputs.image, policy: RepetitionPolicy(warmup: warmup, repetitions: repetitions),
+      progress: { note($0) })
+
+    var agreements: [Agreement?] = Array(repeating: nil, count: candidates.count)
+    if !noCheck {
+      note("running the Float64-reference network…")
+      let reference = try ReferenceNetwork(model: net, weights: inputs.weights, pool: pool)
+      let ref = reference.run(input: inputs.image)
+      var referenceLayers: [[Float]]?
+      for (i, c) in candidates.enumerated() {
+        var a = Agreement.compare(logits: timings[i].logits, reference: ref.logits, classes: net.classes, tolerance: c.tolerance)
+        if !a.passed {
+          if referenceLayers == nil { referenceLayers = reference.run(input: inputs.image, keepLayers: true).layers }
+          a.locateDivergence(c, input: inputs.image, referenceLayers: referenceLayers!)
+        }
+        agreements[i] = a
+      }
+    }
+
+    let gflop = Double(net.macs) * 2 / 1e9
+    var table = TextTable(["backend", "median ms", "p10 ms", "p90 ms", "img/s", "GFLOP/s", "CV", "max error", "top-5", "check"])
+    for (i, t) in timings.enumerated() {
+      let s = t.summary
+      let a = agreements[i]
+      table.add([
+        t.name, fixed(s.median * 1e3, 2), fixed(s.p10 * 1e3, 2), fixed(s.p90 * 1e3, 2),
+        fixed(Double(net.batch) / s.median, 1), fixed(gflop / s.median, 1),
+        fixed(s.coefficientOfVariation * 100, 1) + "%" + (s.isNoisy ? " noisy" : ""),
+        a.map { scientific($0.maxError) } ?? "-", a.map { $0.top5Equal ? "same" : "DIFFERENT" } ?? "-",
+        a.map { $0.passed ? "ok" : "FAIL" } ?? "skipped",
+      ])
+    }
+    print(table.render(), terminator: "")
+    if let first = timings.first {
+      print("top-5 (\(first.name), image 0):", Pooling.topK(first.probabilities[0..<net.classes], k: 5)
+        .map { "class \($0) p=\(fixed(Double(first.probabilities[$0]), 4))" }.joined(separator: ", "))
+      if let dumpLogits {
+        try NpyFile.write(NpyFile.Array(shape: [net.batch, net.classes], values: first.logits), to: URL(fileURLWithPath: dumpLogits))
+        note("wrote \(first.name)'s logits to \(dumpLogits)")
+      }
+    }
+    var failed = false
+    for (i, a) in agreements.enumerated() {
+      guard let a, !a.passed else { continue }
+      failed = true
+      note("DISAGREEMENT: \(timings[i].name): logits max error \(scientific(a.maxError)) (tolerance \(scientific(a.tolerance))), top-5 \(a.top5Equal ? "same" : "different"); first diverging layer: \(a.divergingLayer ?? "?")"
+           + (a.divergingLayerError.map { " (error \(scientific($0)))" } ?? ""))
+    }
+    if failed { throw ExitCode(1) }
+  }
+}
