@@ -27,7 +27,12 @@ let package = Package(
     /// tolerances, aligned storage and the thread pool.
     .target(name: "ConvCore", swiftSettings: hostTuned),
     /// Every convolution backend and the one registry that lists them.
-    .target(name: "ConvBackends", dependencies: ["ConvCore"], swiftSettings: hostTuned),
+    .target(name: "ConvBackends", dependencies: ["ConvCore", "_LoaderShims"], swiftSettings: hostTuned),
+
+    // MARK: - Implementation details
+
+    /// `dladdr` for the BLAS provenance check; not an API (see its README).
+    .target(name: "_LoaderShims", exclude: ["README.md"]),
 
     // MARK: - Networks, measurement, reports
 

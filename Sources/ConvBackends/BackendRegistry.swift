@@ -7,6 +7,8 @@ import ConvCore
 public enum BackendRegistry {
   public static let all: [any ConvolutionBackend] = [
     NaiveDirectBackend(),
+    Im2colGemmBackend.openBLAS,
+    Im2colGemmBackend.blis,
   ]
 
   public static var names: [String] { all.map(\.name) }
@@ -44,5 +46,19 @@ extension BackendRegistry {
 
   public static func fallback(for problem: ConvProblem) -> (any ConvolutionBackend)? {
     fallbackOrder.lazy.compactMap { named($0) }.first { $0.canRun(problem).isSupported }
+  }
+}
+
+extension BackendRegistry {
+  /// What each library-backed backend bound to and what the library reports
+  /// about itself, as "Library.key" → value (e.g. "OpenBLAS.core" → "Haswell").
+  public static var libraryDetails: [String: String] {
+    var out: [String: String] = [:]
+    for case let backend as Im2colGemmBackend in all {
+      guard case .success(let lib) = backend.library else { continue }
+      for (key, value) in lib.details { out["\(lib.libraryName).\(key)"] = value }
+      out["\(lib.libraryName).\(lib.gemmSymbol)"] = lib.library.symbolFile(lib.gemmSymbol) ?? "?"
+    }
+    return out
   }
 }

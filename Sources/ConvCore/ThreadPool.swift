@@ -26,8 +26,10 @@ public final class ThreadPool: @unchecked Sendable {
   private var job: ((Int) -> Void)?
 
   /// Spin iterations before an idle worker starts yielding, and yields before it sleeps.
-  private static let spinIterations = 20_000
-  private static let yieldIterations = 2_000
+  /// Kept short (a few microseconds) because the BLAS libraries run their own
+  /// threads between this pool's loops: a long spin would steal their core.
+  private static let spinIterations = 2_000
+  private static let yieldIterations = 200
 
   private static let registry = Mutex<[Int: ThreadPool]>([:])
 

@@ -12,8 +12,10 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
   public var threads: Int
   /// "release, -Ounchecked -target-cpu native" or "debug".
   public var build: String
-  /// Per backend: "available" or the reason it is not, plus what it bound to.
+  /// Per backend: "available" or the reason it is not.
   public var backends: [String: String]
+  /// Library facts: "OpenBLAS.file", "OpenBLAS.core", "BLIS.arch", "BLIS.bli_sgemm" (the file defining it), …
+  public var libraries: [String: String]
 
   public static func current(threads: Int) -> MachineFingerprint {
     let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -25,7 +27,8 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
     var backends: [String: String] = [:]
     for b in BackendRegistry.all { backends[b.name] = b.availability.reason.map { "unavailable: \($0)" } ?? "available" }
     return MachineFingerprint(cpuModel: model, isaFeatures: features, cores: ThreadPool.availableCores,
-                              threads: threads, build: buildDescription, backends: backends)
+                              threads: threads, build: buildDescription, backends: backends,
+                              libraries: BackendRegistry.libraryDetails)
   }
 
   public static var buildDescription: String {
@@ -38,10 +41,13 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
     #endif
   }
 
-  /// A short stable identifier of the machine and build (not the thread count).
+  /// A short stable identifier of the machine, build and library kernels (not
+  /// the thread count, not file paths): equal ids mean results are comparable.
   public var id: String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-    let text = ([cpuModel] + isaFeatures + ["\(cores)", build]).joined(separator: "|")
+    let libraryFacts = libraries.filter { !$0.key.hasSuffix(".file") && !$0.key.contains("sgemm") }
+      .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    let text = ([cpuModel] + isaFeatures + ["\(cores)", build] + libraryFacts).joined(separator: "|")
     for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
     return String(hash, radix: 16)
   }
@@ -54,6 +60,7 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
     out += "threads:    \(threads)\n"
     out += "build:      \(build)\n"
     out += "fingerprint: \(id)\n"
+    for (key, value) in libraries.sorted(by: { $0.key < $1.key }) { out += "\(key): \(value)\n" }
     for name in BackendRegistry.names { out += "backend \(name): \(backends[name] ?? "?")\n" }
     return out
   }

@@ -93,6 +93,14 @@ struct ConvCommand: ParsableCommand {
         failed = failed || error > tolerance
       }
       table.add(row)
+      if let lowered = prepared as? GemmLowered {
+        let shape = lowered.gemmShape
+        let bare = lowered.bareGemmSeconds(repetitions: repetitions)
+        let bareRate = Double(2 * shape.m * shape.n * shape.k) / bare / 1e9
+        let convRate = Double(problem.flops) / s.median / 1e9
+        table.add(["  bare sgemm \(shape.m)x\(shape.n)x\(shape.k)", "", fixed(bare * 1e3, 3), "", fixed(bareRate, 1)]
+                  + (check ? ["conv/bare", fixed(100 * convRate / bareRate, 1) + "%", ""] : []))
+      }
       if let phases = prepared.lastPhaseTimes {
         for phase in phases.phases {
           table.add(["  \(phase.name)", "", fixed(phase.seconds * 1e3, 3), "", ""])
