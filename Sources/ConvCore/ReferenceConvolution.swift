@@ -68,7 +68,7 @@ final class PreparedReference: PreparedConvolution, @unchecked Sendable {
 
 extension PreparedConvolution {
   /// Runs once on arrays, allocating its own workspace: for tests and checks, not for timing.
-  public func callAsFunction(
+  public func runOnce(
     _ input: [Float], residual: [Float]? = nil, relu: Bool = false, pool: ThreadPool = .shared(threads: 1)
   ) -> [Float] {
     precondition(input.count == problem.inputCount, "input has \(input.count) values, expected \(problem.inputCount)")

@@ -64,7 +64,7 @@ struct ConvCommand: ParsableCommand {
     var reference: [Float]?
     if check {
       let prepared = try ReferenceBackend().prepare(problem, weights: weights, config: .default)
-      reference = prepared(input.array, residual: residualBuffer?.array, relu: relu, pool: pool)
+      reference = prepared.runOnce(input.array, residual: residualBuffer?.array, relu: relu, pool: pool)
     }
     print("\(problem.descriptor): \(fixed(Double(problem.flops) / 1e9, 3)) GFLOP, \(pool.threadCount) threads")
     var table = TextTable(["backend", "config", "median ms", "min ms", "GFLOP/s"] + (check ? ["max error", "tolerance", "check"] : []))

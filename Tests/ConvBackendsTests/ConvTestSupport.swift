@@ -60,8 +60,8 @@ enum ConvTestSupport {
     let withResidual = seed % 2 == 0, relu = seed % 3 != 0
     let residual = withResidual ? rng.normals(p.outputCount) : nil
     let pool = ThreadPool.shared(threads: threads)
-    let expected = try ReferenceBackend().prepare(p, weights: weights, config: .default)(input, residual: residual, relu: relu, pool: pool)
-    let got = try backend.prepare(p, weights: weights, config: config)(input, residual: residual, relu: relu, pool: pool)
+    let expected = try ReferenceBackend().prepare(p, weights: weights, config: .default).runOnce(input, residual: residual, relu: relu, pool: pool)
+    let got = try backend.prepare(p, weights: weights, config: config).runOnce(input, residual: residual, relu: relu, pool: pool)
     let error = ErrorMetric.maxError(got, reference: expected)
     let tolerance = backend.tolerance(for: p, config: config)
     XCTAssertLessThanOrEqual(error, tolerance, "\(backend.name) [\(config)] on \(p.descriptor) (residual \(withResidual), relu \(relu))",

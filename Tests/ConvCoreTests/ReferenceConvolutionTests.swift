@@ -1,0 +1,77 @@
+import Foundation
+import ConvCore
+import XCTest
+
+final class ReferenceConvolutionTests: XCTestCase {
+  /// A 3×3 input, one channel, a 2×2 kernel, padding 1, stride 2, worked by hand.
+  func testHandComputedCase() throws {
+    let p = ConvProblem(inChannels: 1, inHeight: 3, outChannels: 1, kernelHeight: 2, strideHeight: 2, padHeight: 1)
+    XCTAssertEqual(p.outHeight, 2)
+    // input      kernel
+    // 1 2 3      1 2
+    // 4 5 6      3 4
+    // 7 8 9
+    let weights = ConvWeights(weights: [1, 2, 3, 4], bias: [0.5])
+    let prepared = try ReferenceBackend().prepare(p, weights: weights, config: .default)
+    let out = prepared.runOnce([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    // (0,0): window rows -1..0, cols -1..0 → only input(0,0)=1 under kernel(1,1)=4 → 4
+    // (0,1): rows -1..0, cols 1..2 → 2·3 + 3·4 = 18
+    // (1,0): rows 1..2, cols -1..0 → 4·2 + 7·4 = 36
+    // (1,1): rows 1..2, cols 1..2 → 5·1 + 6·2 + 8·3 + 9·4 = 77
+    XCTAssertEqual(out, [4.5, 18.5, 36.5, 77.5])
+    XCTAssertEqual(prepared.runOnce([1, 2, 3, 4, 5, 6, 7, 8, 9], residual: [-10, 0, 0, -100], relu: true), [0, 18.5, 36.5, 0])
+  }
+
+  /// Two input and two output channels, NHWC, to pin down the layouts (OIHW weights).
+  func testChannelLayouts() throws {
+    let p = ConvProblem(inChannels: 2, inHeight: 1, inWidth: 2, outChannels: 2, kernelHeight: 1)
+    // w[o][c]: o0 = (1, 10), o1 = (100, 1000)
+    let prepared = try ReferenceBackend().prepare(p, weights: ConvWeights(weights: [1, 10, 100, 1000], bias: [0, 0]), config: .default)
+    // pixel0 = (1, 2), pixel1 = (3, 4)
+    XCTAssertEqual(prepared.runOnce([1, 2, 3, 4]), [21, 2100, 43, 4300])
+  }
+
+  func testErrorMetricUsesFloor() {
+    XCTAssertEqual(ErrorMetric.maxError([1, 2], reference: [1, 2]), 0)
+    XCTAssertEqual(ErrorMetric.maxError([1.1, 2], reference: [1, 2]), 0.1, accuracy: 1e-6)
+    // An element whose reference is 0 is measured against 1% of the largest magnitude.
+    XCTAssertEqual(ErrorMetric.maxError([0.001, 10], reference: [0, 10]), 0.01, accuracy: 1e-6)
+    XCTAssertEqual(ErrorMetric.maxError([.nan, 1], reference: [1, 1]), .infinity)
+  }
+
+  func testDirectToleranceGrowsWithReduction() {
+    XCTAssertLessThan(Tolerance.direct(reductionLength: 27), Tolerance.direct(reductionLength: 4608))
+    XCTAssertLessThan(Tolerance.direct(reductionLength: 4608), Tolerance.winograd)
+  }
+
+  func testBackendConfigRoundTrip() throws {
+    let c = BackendConfig(["rows": 512, "mr": 8])
+    XCTAssertEqual(c.description, "mr=8,rows=512")
+    XCTAssertEqual(BackendConfig(parsing: c.description), c)
+    XCTAssertEqual(BackendConfig(parsing: "default"), .default)
+    XCTAssertNil(BackendConfig(parsing: "rows"))
+    XCTAssertNil(BackendConfig(parsing: "rows=x"))
+    XCTAssertNil(BackendConfig(parsing: "a=1,a=2"))
+    let data = try JSONEncoder().encode([c])
+    XCTAssertEqual(try JSONDecoder().decode([BackendConfig].self, from: data), [c])
+  }
+
+  func testThreadPoolRunsEveryIndexOnceAndNests() {
+    let pool = ThreadPool.shared(threads: 2)
+    var hits = [Int](repeating: 0, count: 1000)
+    hits.withUnsafeMutableBufferPointer { buf in
+      pool.parallelFor(1000) { i in buf[i] += 1 }
+    }
+    XCTAssertEqual(hits, [Int](repeating: 1, count: 1000))
+    var nested = [Int](repeating: 0, count: 64)
+    nested.withUnsafeMutableBufferPointer { buf in
+      pool.parallelFor(8) { i in pool.parallelFor(8) { j in buf[i * 8 + j] += 1 } }
+    }
+    XCTAssertEqual(nested, [Int](repeating: 1, count: 64))
+    var covered = [Int](repeating: 0, count: 103)
+    covered.withUnsafeMutableBufferPointer { buf in
+      pool.parallelRanges(103, grain: 10) { range in for i in range { buf[i] += 1 } }
+    }
+    XCTAssertEqual(covered, [Int](repeating: 1, count: 103))
+  }
+}

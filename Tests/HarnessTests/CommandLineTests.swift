@@ -1,0 +1,85 @@
+import Foundation
+import XCTest
+
+/// The CLI as a user meets it: exit codes, one-line errors, end-to-end runs.
+final class CommandLineTests: XCTestCase {
+  func testUsageAndInputErrorsExitTwoWithOneLine() throws {
+    let dir = try CommandLine.temporaryDirectory()
+    let truncated = dir.appendingPathComponent("truncated.safetensors")
+    try Data([16, 0, 0, 0, 0, 0, 0, 0, 123]).write(to: truncated)
+    let cases: [([String], String)] = [
+      (["conv", "mb1ic64ih56oc64kh3zz"], "unknown field at 'zz'"),
+      (["conv", "mb1ic8ih8oc8kh3", "--backend", "fastest"], "unknown backend 'fastest'"),
+      (["conv", "mb1ic8ih8oc8kh3", "--threads", "0"], "--threads must be between 1 and 1024"),
+      (["conv", "mb1ic8ih8oc8kh3", "--config", "rows"], "malformed --config"),
+      (["layers", "--model", "resnet51"], "unknown model 'resnet51'"),
+      (["layers", "--variant", "v2"], "unknown variant 'v2'"),
+      (["layers", "--size", "8"], "--size must be between 32"),
+      (["run", "--model", "resnet18", "--size", "32", "--weights", truncated.path], "truncated at byte 9"),
+      (["run", "--model", "resnet18", "--size", "32", "--weights", dir.appendingPathComponent("absent").path], "cannot read"),
+      (["run", "--model", "resnet18", "--size", "32", "--backends", "naive,nope"], "unknown backend 'nope'"),
+      (["run", "--repetitions", "0"], "--repetitions must be between"),
+      (["nosuchcommand"], "nosuchcommand"),
+    ]
+    for (arguments, expected) in cases {
+      let r = try CommandLine.run(arguments)
+      XCTAssertEqual(r.status, 2, "\(arguments): \(r.stderr)")
+      XCTAssertTrue(r.stderr.contains(expected), "\(arguments) printed '\(r.stderr)', expected '\(expected)'")
+      XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(arguments) printed more than one line: \(r.stderr)")
+      XCTAssertTrue(r.stdout.isEmpty, "\(arguments) printed data on an error: \(r.stdout)")
+    }
+  }
+
+  func testHelpOnEverySubcommand() throws {
+    for sub in ["layers", "conv", "run", "export-weights", "env"] {
+      let r = try CommandLine.run([sub, "--help"])
+      XCTAssertEqual(r.status, 0, sub)
+      XCTAssertTrue(r.stdout.contains("USAGE"), sub)
+      XCTAssertTrue(r.stdout.contains("Example"), "\(sub) --help has no example")
+    }
+  }
+
+  func testLayersTotals() throws {
+    let r = try CommandLine.run(["layers", "--model", "resnet50"])
+    XCTAssertEqual(r.status, 0)
+    XCTAssertTrue(r.stdout.contains("25557032 parameters, 4.089 GMAC"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("layer1.0.downsample.0"))
+  }
+
+  func testMissingLibraryMakesOnlyThatBackendUnavailable() throws {
+    let env = ["RESNET_BENCH_BLIS_LIBRARY": "/nonexistent/libblis.so.4"]
+    let r = try CommandLine.run(["env"], environment: env)
+    XCTAssertEqual(r.status, 0)
+    XCTAssertTrue(r.stdout.contains("backend im2col-blis: unavailable"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("/nonexistent/libblis.so.4"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("backend naive: available"))
+    let conv = try CommandLine.run(["conv", "mb1ic3ih9oc4kh3ph1", "--backend", "all", "--check", "--repetitions", "1"], environment: env)
+    XCTAssertEqual(conv.status, 0, conv.stderr)
+    XCTAssertTrue(conv.stdout.contains("im2col-blis") && conv.stdout.contains("unsupported: BLIS not loadable"), conv.stdout)
+  }
+
+  func testWeightsExportedThenLoadedGiveTheSeededResult() throws {
+    let dir = try CommandLine.temporaryDirectory()
+    let weights = dir.appendingPathComponent("r18.safetensors").path
+    let exported = try CommandLine.run(["export-weights", "--model", "resnet18", "--classes", "10", "--seed", "5", weights])
+    XCTAssertEqual(exported.status, 0, exported.stderr)
+    let logitsA = dir.appendingPathComponent("a.npy").path, logitsB = dir.appendingPathComponent("b.npy").path
+    let common = ["run", "--model", "resnet18", "--classes", "10", "--size", "64", "--backends", "naive", "--repetitions", "1", "--seed", "5"]
+    let a = try CommandLine.run(common + ["--dump-logits", logitsA])
+    let b = try CommandLine.run(common + ["--weights", weights, "--dump-logits", logitsB])
+    XCTAssertEqual(a.status, 0, a.stderr)
+    XCTAssertEqual(b.status, 0, b.stderr)
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: logitsA)), try Data(contentsOf: URL(fileURLWithPath: logitsB)))
+    // A checkpoint for another class count is refused with the tensor named.
+    let wrong = try CommandLine.run(["run", "--model", "resnet18", "--size", "64", "--weights", weights])
+    XCTAssertEqual(wrong.status, 2)
+    XCTAssertTrue(wrong.stderr.contains("'fc.weight' has shape [10, 512], expected [1000, 512]"), wrong.stderr)
+  }
+
+  func testEveryBackendAgreesOnASmallNetwork() throws {
+    let r = try CommandLine.run(["run", "--model", "resnet18", "--size", "64", "--backends", "all", "--repetitions", "2"])
+    XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+    XCTAssertFalse(r.stdout.contains("FAIL"), r.stdout)
+    XCTAssertTrue(r.stdout.contains("naive"))
+  }
+}
