@@ -15,7 +15,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "resnet-bench", targets: ["resnet-bench"]),
-    .library(name: "ResNetBench", targets: ["ConvCore", "ConvBackends", "ResNet", "Harness"]),
+    .library(name: "ResNetBench", targets: ["ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,15 +38,17 @@ let package = Package(
 
     /// ResNet architectures, weights (seeded, safetensors, BatchNorm folding), inference.
     .target(name: "ResNet", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
-    /// Timing, statistics, agreement checks, environment fingerprint, CSV.
-    .target(name: "Harness", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
+    /// Machine fingerprint, the autotuner and its plan (plan.json).
+    .target(name: "Tuning", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
+    /// Timing, statistics, agreement checks, FMA peak, CSV, compare, HTML report.
+    .target(name: "Harness", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning"], swiftSettings: hostTuned),
 
     // MARK: - Command-line tool
 
     .executableTarget(
       name: "resnet-bench",
       dependencies: [
-        "ConvCore", "ConvBackends", "ResNet", "Harness",
+        "ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: hostTuned),
@@ -56,7 +58,8 @@ let package = Package(
     .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"], swiftSettings: hostTuned),
     .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
     .testTarget(name: "ResNetTests", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
-    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Harness"], swiftSettings: hostTuned),
+    .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning"], swiftSettings: hostTuned),
+    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness"], swiftSettings: hostTuned),
   ],
   swiftLanguageModes: [.v5]
 )

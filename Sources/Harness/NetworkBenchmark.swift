@@ -25,11 +25,27 @@ public struct BenchmarkCandidate {
   /// A candidate running every layer on `backend` (falling back where it cannot).
   public static func backend(_ backend: any ConvolutionBackend, model: ResNetModel, weights: [ConvWeights], pool: ThreadPool) throws -> BenchmarkCandidate {
     let engine = try InferenceEngine(model: model, weights: weights, backend: backend, pool: pool)
+    return make(name: backend.name, engine: engine, maxRepetitions: backend.name == "naive" ? naiveRepetitions : nil)
+  }
+
+  /// A candidate running each layer on the backend and configuration `assignment` names.
+  public static func plan(
+    _ assignment: [String: (any ConvolutionBackend, BackendConfig)], model: ResNetModel, weights: [ConvWeights], pool: ThreadPool
+  ) throws -> BenchmarkCandidate {
+    let engine = try InferenceEngine(model: model, weights: weights, pool: pool) { layer in assignment[layer.name]! }
+    return make(name: "plan", engine: engine, maxRepetitions: nil)
+  }
+
+  /// The naive backend takes seconds per ResNet-50 inference: it is timed this many times at most.
+  public static let naiveRepetitions = 3
+
+  private static func make(name: String, engine: InferenceEngine, maxRepetitions: Int?) -> BenchmarkCandidate {
+    let model = engine.model
     return BenchmarkCandidate(
-      name: backend.name, engine: engine,
+      name: name, engine: engine,
       tolerance: engine.bindings.contains { $0.backend.name == "winograd" } ? Tolerance.networkWinograd : Tolerance.networkDirect,
       layerTolerance: { i in engine.bindings[i].backend.tolerance(for: model.layers[i].problem, config: engine.bindings[i].config) },
-      maxRepetitions: backend.name == "naive" ? 3 : nil)
+      maxRepetitions: maxRepetitions)
   }
 }
 

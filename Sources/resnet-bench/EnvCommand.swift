@@ -1,5 +1,6 @@
 import ArgumentParser
 import Harness
+import Tuning
 
 struct EnvCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -13,5 +14,7 @@ struct EnvCommand: ParsableCommand {
     let pool = threading.configure()
     let fp = MachineFingerprint.current(threads: pool.threadCount)
     print(fp.report(), terminator: "")
+    let peak = FMAPeak.measure(pool: pool)
+    print("fma peak:   \(fixed(peak.singleThread, 1)) GFLOP/s on 1 thread, \(fixed(peak.allThreads, 1)) GFLOP/s on \(peak.threads) threads (FP32, SIMD16 FMA chains)")
   }
 }

@@ -4,6 +4,7 @@ import ConvCore
 import Foundation
 import Harness
 import ResNet
+import Tuning
 
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -48,6 +49,12 @@ struct RunCommand: ParsableCommand {
   @Option(help: "Write the first backend's logits to this .npy file ([batch, classes], float32).")
   var dumpLogits: String?
 
+  @Option(help: "A plan from `tune`: also time the network with each layer on its planned backend (the row named 'plan').")
+  var plan: String?
+
+  @Flag(help: "Refuse a plan measured on another machine, build or thread count (default: warn).")
+  var strict = false
+
   @Flag(help: "Skip the Float64-reference check (faster; nothing is verified).")
   var noCheck = false
 
@@ -71,8 +78,25 @@ struct RunCommand: ParsableCommand {
     catch let e as WeightsFileError { throw InputError(e.message) }
     catch let e as ModelError { throw InputError(e.message) }
 
+    var planAssignment: [String: (any ConvolutionBackend, BackendConfig)]?
+    if let plan {
+      do {
+        let loaded = try Plan.load(from: URL(fileURLWithPath: plan))
+        planAssignment = try loaded.bindings(for: net)
+        let here = MachineFingerprint.current(threads: pool.threadCount)
+        if loaded.fingerprintId != here.id || loaded.threads != pool.threadCount {
+          let message = "plan \(plan) was measured on machine \(loaded.fingerprintId) with \(loaded.threads) threads; this is \(here.id) with \(pool.threadCount) threads"
+          if strict { throw InputError(message) }
+          note("warning: \(message); its choices may not be the fastest here")
+        }
+      } catch let e as PlanError { throw InputError(e.message) }
+    }
     note("\(net.name) \(net.variant.rawValue), batch \(net.batch), \(net.inputSize)x\(net.inputSize), \(pool.threadCount) threads, weights: \(inputs.weightsSource)")
-    let candidates = try runnable.map { try BenchmarkCandidate.backend($0, model: net, weights: inputs.weights, pool: pool) }
+    var candidates = try runnable.map { try BenchmarkCandidate.backend($0, model: net, weights: inputs.weights, pool: pool) }
+    if let planAssignment {
+      do { candidates.append(try BenchmarkCandidate.plan(planAssignment, model: net, weights: inputs.weights, pool: pool)) }
+      catch let e as BackendError { throw InputError("plan \(plan!): \(e.message)") }
+    }
     for c in candidates {
       for (layer, binding) in zip(net.layers, c.engine.bindings) where binding.fallbackReason != nil {
         note("\(c.name): \(layer.name) runs on \(binding.backend.name) (\(binding.fallbackReason!))")

@@ -6,6 +6,9 @@ import Foundation
 /// Plans and CSV rows carry its `id` so results from different machines are never mixed.
 public struct MachineFingerprint: Codable, Sendable, Equatable {
   public var cpuModel: String
+  /// "family 25 model 17" (from /proc/cpuinfo): names the microarchitecture
+  /// when the model string does not (a VM may report only "AMD EPYC").
+  public var cpuFamily: String
   /// The ISA features that matter here: fma, avx2, avx512f.
   public var isaFeatures: [String]
   public var cores: Int
@@ -21,12 +24,17 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
     let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }
       .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    func field(_ name: String) -> String {
+      info.split(separator: "\n").first { $0.hasPrefix(name) }
+        .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
+    }
+    let family = "family \(field("cpu family")) model \(field("model\t"))"
     let flagsLine = info.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
     let features = ["fma", "avx2", "avx512f"].filter { flags.contains($0) }
     var backends: [String: String] = [:]
     for b in BackendRegistry.all { backends[b.name] = b.availability.reason.map { "unavailable: \($0)" } ?? "available" }
-    return MachineFingerprint(cpuModel: model, isaFeatures: features, cores: ThreadPool.availableCores,
+    return MachineFingerprint(cpuModel: model, cpuFamily: family, isaFeatures: features, cores: ThreadPool.availableCores,
                               threads: threads, build: buildDescription, backends: backends,
                               libraries: BackendRegistry.libraryDetails)
   }
@@ -47,14 +55,14 @@ public struct MachineFingerprint: Codable, Sendable, Equatable {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
     let libraryFacts = libraries.filter { !$0.key.hasSuffix(".file") && !$0.key.contains("sgemm") }
       .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-    let text = ([cpuModel] + isaFeatures + ["\(cores)", build] + libraryFacts).joined(separator: "|")
+    let text = ([cpuModel, cpuFamily] + isaFeatures + ["\(cores)", build] + libraryFacts).joined(separator: "|")
     for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
     return String(hash, radix: 16)
   }
 
   public func report() -> String {
     var out = ""
-    out += "cpu:        \(cpuModel)\n"
+    out += "cpu:        \(cpuModel) (\(cpuFamily))\n"
     out += "isa:        \(isaFeatures.joined(separator: " "))\n"
     out += "cores:      \(cores)\n"
     out += "threads:    \(threads)\n"

@@ -1,0 +1,183 @@
+import ConvBackends
+import ConvCore
+import Foundation
+import ResNet
+
+/// The autotuner's result: for every distinct convolution shape of a model,
+/// the backend and configuration to use, with the evidence (every candidate's
+/// time and error). Written by `tune` as JSON, read by `run --plan`.
+public struct Plan: Codable, Sendable {
+  /// Bumped whenever a field changes meaning; a plan of another version is refused.
+  public static let currentSchemaVersion = 1
+
+  public var schemaVersion: Int
+  /// The machine and build the plan was measured on.
+  public var fingerprint: MachineFingerprint
+  /// `fingerprint.id`, repeated so a reader can match plans without recomputing it.
+  public var fingerprintId: String
+  public var model: String
+  public var variant: String
+  public var batch: Int
+  public var inputSize: Int
+  public var classes: Int
+  public var threads: Int
+  /// ISO 8601, UTC.
+  public var createdAt: String
+  /// The `--budget` the search ran under, seconds; and how long it took.
+  public var budgetSeconds: Double
+  public var elapsedSeconds: Double
+  /// The `--max-error` override, or nil when each backend's own tolerance applied.
+  public var maxError: Double?
+  public var shapes: [ShapePlan]
+
+  /// One distinct convolution shape.
+  public struct ShapePlan: Codable, Sendable {
+    /// benchdnn descriptor, e.g. `mb1ic64ih56iw56oc64kh3kw3sh1sw1ph1pw1`.
+    public var descriptor: String
+    /// torchvision names of the layers with this shape.
+    public var layers: [String]
+    public var backend: String
+    public var config: String
+    /// Every candidate considered, in the order measured.
+    public var candidates: [Candidate]
+  }
+
+  /// One backend × configuration on one shape.
+  public struct Candidate: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+      /// The fastest accepted candidate.
+      case chosen
+      /// Correct and fully timed, but slower than the chosen one.
+      case accepted
+      /// Error beyond the accuracy budget.
+      case rejected
+      /// The backend cannot compute this shape (or is unavailable).
+      case unsupported
+      /// Timed once, slower than `Tuner.dropFactor` × the best: not timed further.
+      case dropped
+      /// Not measured because the budget ran out.
+      case skipped
+    }
+    public var backend: String
+    public var config: String
+    public var status: Status
+    /// Median time of the timed runs, milliseconds; nil when not timed.
+    public var medianMs: Double?
+    /// Direct-convolution FLOPs ÷ median time, GFLOP/s.
+    public var gflops: Double?
+    /// Error against the Float64 reference (see ErrorMetric); nil when not run.
+    public var maxError: Double?
+    /// The accuracy budget applied to this candidate.
+    public var tolerance: Double?
+    /// Timed runs behind `medianMs`.
+    public var repetitions: Int
+    /// Why it was rejected, unsupported, dropped or skipped.
+    public var reason: String?
+
+    public init(backend: String, config: String, status: Status, medianMs: Double? = nil, gflops: Double? = nil,
+                maxError: Double? = nil, tolerance: Double? = nil, repetitions: Int = 0, reason: String? = nil) {
+      self.backend = backend
+      self.config = config
+      self.status = status
+      self.medianMs = medianMs
+      self.gflops = gflops
+      self.maxError = maxError
+      self.tolerance = tolerance
+      self.repetitions = repetitions
+      self.reason = reason
+    }
+  }
+
+  public func encoded() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try encoder.encode(self)
+  }
+
+  /// Reads and validates a plan file; errors are one line naming the problem.
+  public static func load(from url: URL) throws -> Plan {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch { throw PlanError("\(url.path): cannot read (\(error.localizedDescription))") }
+    return try decode(data, source: url.path)
+  }
+
+  public static func decode(_ data: Data, source: String = "plan") throws -> Plan {
+    if data.isEmpty { throw PlanError("\(source): empty file") }
+    if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+       let version = object["schemaVersion"] as? Int, version != currentSchemaVersion {
+      throw PlanError("\(source): schema version \(version) is not supported (this build reads version \(currentSchemaVersion))")
+    }
+    let plan: Plan
+    do { plan = try JSONDecoder().decode(Plan.self, from: data) } catch let error as DecodingError {
+      throw PlanError("\(source): \(describe(error))")
+    } catch {
+      throw PlanError("\(source): malformed JSON (\(error.localizedDescription))")
+    }
+    var seen = Set<String>()
+    for shape in plan.shapes {
+      do { _ = try ConvProblem(descriptor: shape.descriptor) } catch let e as DescriptorError {
+        throw PlanError("\(source): shape '\(shape.descriptor)': \(e.message)")
+      }
+      guard seen.insert(shape.descriptor).inserted else { throw PlanError("\(source): shape '\(shape.descriptor)' appears twice") }
+      guard BackendConfig(parsing: shape.config) != nil else {
+        throw PlanError("\(source): shape '\(shape.descriptor)' has a malformed config '\(shape.config)'")
+      }
+    }
+    return plan
+  }
+
+  private static func describe(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+      let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+      return p.isEmpty ? "top level" : String(p.drop { $0 == "." })
+    }
+    switch error {
+    case .dataCorrupted(let c): return c.codingPath.isEmpty ? "malformed or truncated JSON" : "bad value at \(path(c)): \(c.debugDescription)"
+    case .keyNotFound(let key, let c): return "missing field '\(key.stringValue)' at \(path(c))"
+    case .typeMismatch(_, let c): return "wrong type at \(path(c)): \(c.debugDescription)"
+    case .valueNotFound(_, let c): return "missing value at \(path(c))"
+    @unknown default: return "malformed plan"
+    }
+  }
+
+  /// The choice for `problem`, if the plan has its shape.
+  public func choice(for problem: ConvProblem) -> ShapePlan? {
+    shapes.first { $0.descriptor == problem.descriptor }
+  }
+
+  /// Checks the plan against the network about to run and resolves every
+  /// layer's backend and configuration. A different model, batch or size is
+  /// an error; so is a backend or configuration this build does not know.
+  public func bindings(for model: ResNetModel) throws -> [String: (any ConvolutionBackend, BackendConfig)] {
+    let mismatch: [(String, String, String)] = [
+      ("model", self.model, model.name), ("variant", variant, model.variant.rawValue),
+      ("batch", "\(batch)", "\(model.batch)"), ("input size", "\(inputSize)", "\(model.inputSize)"),
+      ("classes", "\(classes)", "\(model.classes)"),
+    ].filter { $0.1 != $0.2 }
+    if let (field, planned, wanted) = mismatch.first {
+      throw PlanError("plan is for \(field) \(planned), but this run uses \(wanted)")
+    }
+    var out: [String: (any ConvolutionBackend, BackendConfig)] = [:]
+    for layer in model.layers {
+      guard let shape = choice(for: layer.problem) else {
+        throw PlanError("plan has no entry for shape \(layer.problem.descriptor) (layer \(layer.name))")
+      }
+      guard let backend = BackendRegistry.named(shape.backend) else {
+        throw PlanError("plan names unknown backend '\(shape.backend)' for \(shape.descriptor); known: \(BackendRegistry.names.joined(separator: ", "))")
+      }
+      let config = BackendConfig(parsing: shape.config)!
+      if !backend.configurations(for: layer.problem).contains(config) && config != .default {
+        throw PlanError("plan names configuration '\(shape.config)' that \(backend.name) does not offer for \(shape.descriptor)")
+      }
+      out[layer.name] = (backend, config)
+    }
+    return out
+  }
+}
+
+/// A plan that cannot be used; the message is one line.
+public struct PlanError: Error, CustomStringConvertible {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
