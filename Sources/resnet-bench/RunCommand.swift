@@ -34,6 +34,18 @@ struct RunCommand: ParsableCommand {
   @Option(help: "Timed inferences per backend (the naive backend is capped at 3).")
   var repetitions: Int = 10
 
+  @Option(help: "Keep timing each backend until it has run this many seconds (up to 10× --repetitions).")
+  var minTime: Double = 0
+
+  @Flag(help: "Also report every layer's time on every backend and its share of the total.")
+  var layers = false
+
+  @Option(help: "Write CSV rows (one per backend or plan, and per layer with --layers) to FILE, or '-' for stdout.")
+  var csv: String?
+
+  @Option(help: "Identifier stored in every CSV row (default: time and process id).")
+  var runId: String?
+
   @Option(help: "Untimed inferences per backend before timing.")
   var warmup: Int = 1
 
@@ -61,6 +73,7 @@ struct RunCommand: ParsableCommand {
   func validate() throws {
     guard repetitions >= 1 && repetitions <= 100_000 else { throw ValidationError("--repetitions must be between 1 and 100000 (got \(repetitions))") }
     guard warmup >= 0 && warmup <= 1000 else { throw ValidationError("--warmup must be between 0 and 1000 (got \(warmup))") }
+    guard minTime >= 0 && minTime <= 3600 else { throw ValidationError("--min-time must be between 0 and 3600 seconds (got \(minTime))") }
   }
 
   func run() throws {
@@ -79,11 +92,13 @@ struct RunCommand: ParsableCommand {
     catch let e as ModelError { throw InputError(e.message) }
 
     var planAssignment: [String: (any ConvolutionBackend, BackendConfig)]?
+    let here = MachineFingerprint.current(threads: pool.threadCount)
+    let plan = self.plan ?? PlanSearch.find(in: "results", for: net, fingerprint: here)
+    if self.plan == nil, let plan { note("using \(plan), a plan for this model made on this machine (fingerprint \(here.id))") }
     if let plan {
       do {
         let loaded = try Plan.load(from: URL(fileURLWithPath: plan))
         planAssignment = try loaded.bindings(for: net)
-        let here = MachineFingerprint.current(threads: pool.threadCount)
         if loaded.fingerprintId != here.id || loaded.threads != pool.threadCount {
           let message = "plan \(plan) was measured on machine \(loaded.fingerprintId) with \(loaded.threads) threads; this is \(here.id) with \(pool.threadCount) threads"
           if strict { throw InputError(message) }
@@ -103,8 +118,9 @@ struct RunCommand: ParsableCommand {
       }
     }
     let timings = NetworkBenchmark.measure(
-      candidates, input: inputs.image, policy: RepetitionPolicy(warmup: warmup, repetitions: repetitions),
+      candidates, input: inputs.image, policy: RepetitionPolicy(warmup: warmup, repetitions: repetitions, minSeconds: minTime),
       progress: { note($0) })
+    let peak = FMAPeak.measure(pool: pool)
 
     var agreements: [Agreement?] = Array(repeating: nil, count: candidates.count)
     if !noCheck {
@@ -123,22 +139,43 @@ struct RunCommand: ParsableCommand {
     }
 
     let gflop = Double(net.macs) * 2 / 1e9
-    var table = TextTable(["backend", "median ms", "p10 ms", "p90 ms", "img/s", "GFLOP/s", "CV", "max error", "top-5", "check"])
+    let report = RunReport(runId: runId ?? RunReport.newRunId(), timestamp: ISO8601DateFormatter().string(from: Date()),
+                           gitCommit: RunReport.gitCommit(), fingerprint: here, model: net, threads: pool.threadCount,
+                           peakGflops: peak.allThreads)
+    var records: [BenchmarkRecord] = []
+    for (i, t) in timings.enumerated() {
+      records.append(report.networkRecord(t, agreement: agreements[i]))
+      if layers { records += report.layerRecords(t, engine: candidates[i].engine) }
+    }
+    if layers { printLayerTable(net, timings: timings, candidates: candidates) }
+    var table = TextTable(["backend", "median ms", "p10 ms", "p90 ms", "img/s", "GFLOP/s", "% peak", "CV", "max error", "top-5", "check"])
     for (i, t) in timings.enumerated() {
       let s = t.summary
       let a = agreements[i]
       table.add([
         t.name, fixed(s.median * 1e3, 2), fixed(s.p10 * 1e3, 2), fixed(s.p90 * 1e3, 2),
-        fixed(Double(net.batch) / s.median, 1), fixed(gflop / s.median, 1),
+        fixed(Double(net.batch) / s.median, 1), fixed(gflop / s.median, 1), fixed(100 * gflop / s.median / peak.allThreads, 1),
         fixed(s.coefficientOfVariation * 100, 1) + "%" + (s.isNoisy ? " noisy" : ""),
         a.map { scientific($0.maxError) } ?? "-", a.map { $0.top5Equal ? "same" : "DIFFERENT" } ?? "-",
         a.map { $0.passed ? "ok" : "FAIL" } ?? "skipped",
       ])
     }
-    print(table.render(), terminator: "")
-    if let first = timings.first {
+    if csv != "-" {
+      print(table.render(), terminator: "")
+      print("FMA peak \(fixed(peak.allThreads, 1)) GFLOP/s on \(peak.threads) threads (measured now); fingerprint \(here.id)")
+    }
+    if let csv {
+      let text = BenchmarkRecord.header() + records.map { $0.line() }.joined()
+      if csv == "-" { FileHandle.standardOutput.write(Data(text.utf8)) } else {
+        try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: csv))
+        note("wrote \(records.count) rows to \(csv)")
+      }
+    }
+    if let first = timings.first, csv != "-" {
       print("top-5 (\(first.name), image 0):", Pooling.topK(first.probabilities[0..<net.classes], k: 5)
         .map { "class \($0) p=\(fixed(Double(first.probabilities[$0]), 4))" }.joined(separator: ", "))
+    }
+    if let first = timings.first {
       if let dumpLogits {
         try NpyFile.write(NpyFile.Array(shape: [net.batch, net.classes], values: first.logits), to: URL(fileURLWithPath: dumpLogits))
         note("wrote \(first.name)'s logits to \(dumpLogits)")
@@ -152,5 +189,19 @@ struct RunCommand: ParsableCommand {
            + (a.divergingLayerError.map { " (error \(scientific($0)))" } ?? ""))
     }
     if failed { throw ExitCode(1) }
+  }
+
+  /// Per-layer medians (ms) of every candidate, the winner of each layer, and its share of the winner's total.
+  private func printLayerTable(_ net: ResNetModel, timings: [CandidateTiming], candidates: [BenchmarkCandidate]) {
+    let medians = timings.map { t in t.layerSamples.map { TimingSummary($0).median * 1e3 } }
+    let totals = medians.map { $0.reduce(0, +) }
+    var table = TextTable(["layer"] + timings.map { $0.name + " ms" } + ["fastest", "share"])
+    for (l, layer) in net.layers.enumerated() {
+      let times = medians.map { $0[l] }
+      let best = times.indices.min { times[$0] < times[$1] } ?? 0
+      table.add([layer.name] + times.map { fixed($0, 3) } + [timings[best].name, fixed(100 * times[best] / max(totals[best], 1e-12), 1) + "%"])
+    }
+    table.add(["total"] + totals.map { fixed($0, 2) } + ["", ""])
+    if csv != "-" { print(table.render(), terminator: "") }
   }
 }

@@ -1,0 +1,50 @@
+import Foundation
+
+/// One CSV row of a benchmark run: a whole network on one backend or plan
+/// (`scope` = network), or one layer of it (`scope` = layer).
+///
+/// The column list is the schema; README.md documents every column. Times are
+/// milliseconds.
+public struct BenchmarkRecord: Equatable, Sendable {
+  /// Increase when a column is added, removed or changes meaning.
+  public static let schemaVersion = "1"
+
+  public static let columns = [
+    "schema", "run_id", "timestamp", "git_commit", "fingerprint", "model", "variant", "batch", "input_size", "threads",
+    "scope", "candidate", "layer", "descriptor", "layer_backend", "layer_config",
+    "repetitions", "median_ms", "p10_ms", "p90_ms", "mean_ms", "cv", "noisy",
+    "images_per_s", "gflops", "peak_pct", "share_pct", "max_error", "tolerance", "top5", "agreement",
+  ]
+
+  /// The columns that identify a row across runs (compare matches on these).
+  public static let identity = ["model", "variant", "batch", "input_size", "threads", "scope", "candidate", "layer"]
+
+  public var values: [String: String]
+
+  public init(_ values: [String: String]) { self.values = values }
+
+  public subscript(column: String) -> String {
+    get { values[column] ?? "" }
+    set { values[column] = newValue }
+  }
+
+  public var key: String { Self.identity.map { self[$0] }.joined(separator: "|") }
+
+  public static func header() -> String { CSV.line(columns) }
+  public func line() -> String { CSV.line(Self.columns.map { self[$0] }) }
+
+  /// Reads records written by `line()`, refusing another schema.
+  public static func load(_ path: String) throws -> [BenchmarkRecord] {
+    let table = try CSVTable.load(path)
+    guard table.header == columns else {
+      let missing = columns.filter { !table.header.contains($0) }
+      throw CSV.ParseError(message: "\(path): not a resnet-bench CSV of schema \(schemaVersion)"
+                           + (missing.isEmpty ? " (columns differ in order)" : " (missing column '\(missing[0])')"))
+    }
+    let records = table.rows.map(BenchmarkRecord.init)
+    if let other = records.first(where: { $0["schema"] != schemaVersion }) {
+      throw CSV.ParseError(message: "\(path): schema \(other["schema"]) rows; this build reads schema \(schemaVersion)")
+    }
+    return records
+  }
+}
