@@ -67,3 +67,24 @@ public struct Agreement: Sendable {
     }
   }
 }
+
+extension Agreement {
+  /// Checks every candidate's logits against the Float64-reference network
+  /// and, for each that fails, re-runs it to find the first diverging layer.
+  public static func check(
+    _ candidates: [BenchmarkCandidate], timings: [CandidateTiming], model: ResNetModel, weights: [ConvWeights],
+    input: [Float], pool: ThreadPool
+  ) throws -> [Agreement] {
+    let reference = try ReferenceNetwork(model: model, weights: weights, pool: pool)
+    let ref = reference.run(input: input)
+    var referenceLayers: [[Float]]?
+    return candidates.indices.map { i in
+      var a = Agreement.compare(logits: timings[i].logits, reference: ref.logits, classes: model.classes, tolerance: candidates[i].tolerance)
+      if !a.passed {
+        if referenceLayers == nil { referenceLayers = reference.run(input: input, keepLayers: true).layers }
+        a.locateDivergence(candidates[i], input: input, referenceLayers: referenceLayers!)
+      }
+      return a
+    }
+  }
+}

@@ -125,17 +125,7 @@ struct RunCommand: ParsableCommand {
     var agreements: [Agreement?] = Array(repeating: nil, count: candidates.count)
     if !noCheck {
       note("running the Float64-reference network…")
-      let reference = try ReferenceNetwork(model: net, weights: inputs.weights, pool: pool)
-      let ref = reference.run(input: inputs.image)
-      var referenceLayers: [[Float]]?
-      for (i, c) in candidates.enumerated() {
-        var a = Agreement.compare(logits: timings[i].logits, reference: ref.logits, classes: net.classes, tolerance: c.tolerance)
-        if !a.passed {
-          if referenceLayers == nil { referenceLayers = reference.run(input: inputs.image, keepLayers: true).layers }
-          a.locateDivergence(c, input: inputs.image, referenceLayers: referenceLayers!)
-        }
-        agreements[i] = a
-      }
+      agreements = try Agreement.check(candidates, timings: timings, model: net, weights: inputs.weights, input: inputs.image, pool: pool)
     }
 
     let gflop = Double(net.macs) * 2 / 1e9

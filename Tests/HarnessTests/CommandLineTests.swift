@@ -1,3 +1,4 @@
+import Harness
 import Foundation
 import XCTest
 
@@ -81,5 +82,55 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
     XCTAssertFalse(r.stdout.contains("FAIL"), r.stdout)
     XCTAssertTrue(r.stdout.contains("naive"))
+  }
+}
+
+/// tune → plan.json → run --plan, and the ways a plan can be unusable.
+final class PlanCommandLineTests: XCTestCase {
+  func testTuneThenRunWithThePlanAndCSVComparedWithItself() throws {
+    let dir = try CommandLine.temporaryDirectory()
+    let plan = dir.appendingPathComponent("plan.json").path
+    let common = ["--model", "resnet18", "--size", "32", "--threads", "2"]
+    let tune = try CommandLine.run(["tune"] + common + ["--budget", "3", "--output", plan])
+    XCTAssertEqual(tune.status, 0, tune.stderr)
+    XCTAssertTrue(tune.stderr.contains("shape 1/"), "progress goes to stderr")
+    XCTAssertTrue(tune.stdout.isEmpty)
+    let csv = dir.appendingPathComponent("run.csv").path
+    let run = try CommandLine.run(["run"] + common + ["--plan", plan, "--repetitions", "3", "--csv", csv, "--layers"])
+    XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
+    XCTAssertTrue(run.stdout.contains("plan "), run.stdout)
+    let table = try CSVTable.load(csv)
+    let candidates = Set(table.rows.map { $0["candidate"]! })
+    XCTAssertTrue(candidates.isSuperset(of: ["naive", "plan"]), "\(candidates)")
+    XCTAssertTrue(table.rows.contains { $0["scope"] == "layer" && $0["layer"] == "layer1.0.conv1" })
+    XCTAssertTrue(table.rows.allSatisfy { $0["agreement"] != "fail" })
+    let same = try CommandLine.run(["compare", csv, csv])
+    XCTAssertEqual(same.status, 0, same.stdout + same.stderr)
+
+    // The plan's shapes are for 32×32: a run at another size is refused.
+    let otherSize = try CommandLine.run(["run", "--model", "resnet18", "--size", "64", "--plan", plan])
+    XCTAssertEqual(otherSize.status, 2)
+    XCTAssertTrue(otherSize.stderr.contains("input size 32"), otherSize.stderr)
+    // Another thread count: a warning, or an error with --strict.
+    let warned = try CommandLine.run(["run", "--model", "resnet18", "--size", "32", "--threads", "1", "--plan", plan,
+                                      "--backends", "naive", "--repetitions", "1", "--no-check"])
+    XCTAssertEqual(warned.status, 0, warned.stderr)
+    XCTAssertTrue(warned.stderr.contains("warning: plan"), warned.stderr)
+    let strict = try CommandLine.run(["run", "--model", "resnet18", "--size", "32", "--threads", "1", "--plan", plan, "--strict"])
+    XCTAssertEqual(strict.status, 2)
+
+    let text = try String(contentsOfFile: plan, encoding: .utf8)
+    let broken: [(String, String)] = [
+      (String(text.prefix(text.count / 3)), "malformed or truncated JSON"),
+      (text.replacingOccurrences(of: "\"backend\" : \"", with: "\"backend\" : \"warp-", options: [], range: text.range(of: "\"shapes\"").map { $0.lowerBound..<text.endIndex }), "unknown backend 'warp-"),
+    ]
+    for (content, expected) in broken {
+      let bad = dir.appendingPathComponent("bad.json")
+      try Data(content.utf8).write(to: bad)
+      let r = try CommandLine.run(["run"] + common + ["--plan", bad.path])
+      XCTAssertEqual(r.status, 2, r.stderr)
+      XCTAssertTrue(r.stderr.contains(expected), "got \(r.stderr), expected \(expected)")
+      XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+    }
   }
 }

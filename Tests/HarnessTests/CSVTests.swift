@@ -1,0 +1,73 @@
+@testable import Harness
+import Foundation
+import XCTest
+
+final class CSVTests: XCTestCase {
+  func testQuotingRoundTrip() throws {
+    let fields = ["plain", "with,comma", "with \"quote\"", "two\nlines", "", "crlf\r\nend"]
+    let text = CSV.line(fields) + CSV.line(["a", "b", "c", "d", "e", "f"])
+    XCTAssertTrue(text.hasPrefix("plain,\"with,comma\",\"with \"\"quote\"\"\",\"two\nlines\",,"))
+    let parsed = try CSV.parse(text)
+    XCTAssertEqual(parsed, [fields, ["a", "b", "c", "d", "e", "f"]])
+    XCTAssertEqual(try CSV.parse("x,y\n1,2"), [["x", "y"], ["1", "2"]], "bare LF and no final newline")
+  }
+
+  func testMalformedCSV() {
+    for (text, expected) in [("a,\"open\n", "unterminated"), ("a,\"b\"c\n", "after a closing quote"), ("a,b\"c\n", "quote inside"), ("a\rb\n", "carriage return")] {
+      XCTAssertThrowsError(try CSV.parse(text)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+    }
+    XCTAssertThrowsError(try CSVTable(text: "a,b\n1\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("record 2 has 1 fields")) }
+  }
+
+  func testRecordsRoundTripThroughAFile() throws {
+    var r = BenchmarkRecord([:])
+    for column in BenchmarkRecord.columns { r[column] = column == "schema" ? BenchmarkRecord.schemaVersion : "v,\(column)\"" }
+    let url = try CommandLine.temporaryDirectory().appendingPathComponent("r.csv")
+    try Data((BenchmarkRecord.header() + r.line()).utf8).write(to: url)
+    XCTAssertEqual(try BenchmarkRecord.load(url.path), [r])
+    try Data("a,b\r\n1,2\r\n".utf8).write(to: url)
+    XCTAssertThrowsError(try BenchmarkRecord.load(url.path)) { XCTAssertTrue("\($0)".contains("not a resnet-bench CSV")) }
+  }
+}
+
+final class CompareTests: XCTestCase {
+  /// A file with one network row per candidate: (candidate, median, p10, p90).
+  private func write(_ rows: [(String, Double, Double, Double)]) throws -> String {
+    let url = try CommandLine.temporaryDirectory().appendingPathComponent("run.csv")
+    var text = BenchmarkRecord.header()
+    for (candidate, median, p10, p90) in rows {
+      var r = BenchmarkRecord(["schema": BenchmarkRecord.schemaVersion, "model": "resnet50", "variant": "v1.5", "batch": "1",
+                               "input_size": "224", "threads": "2", "scope": "network", "candidate": candidate, "fingerprint": "f"])
+      r["median_ms"] = String(median); r["p10_ms"] = String(p10); r["p90_ms"] = String(p90)
+      text += r.line()
+    }
+    try Data(text.utf8).write(to: url)
+    return url.path
+  }
+
+  func testNoChangeSlowdownAndMalformed() throws {
+    let base = try write([("a", 10, 9.8, 10.2), ("b", 20, 19.5, 20.5)])
+    XCTAssertEqual(try CommandLine.run(["compare", base, base]).status, 0)
+    // Within spread: a 10% slower median whose range overlaps the baseline's is not a regression.
+    let overlapping = try write([("a", 11, 9.9, 12), ("b", 20, 19.5, 20.5)])
+    XCTAssertEqual(try CommandLine.run(["compare", base, overlapping, "--threshold", "5"]).status, 0)
+    let slower = try write([("a", 11.5, 11.3, 11.7), ("b", 20, 19.5, 20.5)])
+    let r = try CommandLine.run(["compare", base, slower, "--threshold", "10"])
+    XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+    XCTAssertTrue(r.stdout.contains("REGRESSION") && r.stdout.contains("|a|"), r.stdout)
+    XCTAssertEqual(try CommandLine.run(["compare", base, slower, "--threshold", "20"]).status, 0)
+    let other = try write([("z", 10, 9.8, 10.2)])
+    let none = try CommandLine.run(["compare", base, other])
+    XCTAssertEqual(none.status, 2)
+    XCTAssertTrue(none.stderr.contains("no rows match"))
+    let dir = try CommandLine.temporaryDirectory()
+    let broken = dir.appendingPathComponent("broken.csv")
+    try Data("schema,run_id\n\"1,x\n".utf8).write(to: broken)
+    XCTAssertEqual(try CommandLine.run(["compare", base, broken.path]).status, 2)
+    let foreign = dir.appendingPathComponent("foreign.csv")
+    try Data("name,time\nx,1\n".utf8).write(to: foreign)
+    let f = try CommandLine.run(["compare", foreign.path, base])
+    XCTAssertEqual(f.status, 2)
+    XCTAssertTrue(f.stderr.contains("not a resnet-bench CSV"), f.stderr)
+  }
+}

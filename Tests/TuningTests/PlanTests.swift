@@ -1,0 +1,119 @@
+import ConvBackends
+import ConvCore
+import Foundation
+import ResNet
+@testable import Tuning
+import XCTest
+
+final class PlanTests: XCTestCase {
+  private func fingerprint() -> MachineFingerprint { MachineFingerprint.current(threads: 1) }
+
+  private func samplePlan(model: ResNetModel) -> Plan {
+    let shapes = model.distinctShapes.map { shape in
+      Plan.ShapePlan(descriptor: shape.problem.descriptor, layers: shape.layers, backend: "naive", config: "default",
+                     candidates: [.init(backend: "naive", config: "default", status: .chosen, medianMs: 1.5, gflops: 2,
+                                        maxError: 1e-6, tolerance: 1e-4, repetitions: 3)])
+    }
+    let fp = fingerprint()
+    return Plan(schemaVersion: Plan.currentSchemaVersion, fingerprint: fp, fingerprintId: fp.id, model: model.name,
+                variant: model.variant.rawValue, batch: model.batch, inputSize: model.inputSize, classes: model.classes,
+                threads: 1, createdAt: "2026-01-01T00:00:00Z", budgetSeconds: 1, elapsedSeconds: 0.5, maxError: nil, shapes: shapes)
+  }
+
+  func testEncodeDecodeRoundTrip() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    let plan = samplePlan(model: model)
+    let decoded = try Plan.decode(plan.encoded())
+    XCTAssertEqual(try decoded.encoded(), try plan.encoded())
+    XCTAssertEqual(decoded.shapes.count, model.distinctShapes.count)
+    XCTAssertEqual(decoded.shapes[0].candidates[0], plan.shapes[0].candidates[0])
+    XCTAssertEqual(try decoded.bindings(for: model).count, model.layers.count)
+  }
+
+  func testSelectionRejectsInaccurateAndBreaksTiesByOrder() {
+    typealias C = Plan.Candidate
+    let candidates: [C] = [
+      C(backend: "fast-but-wrong", config: "default", status: .rejected, medianMs: 0.5, maxError: 1, tolerance: 1e-4, reason: "error"),
+      C(backend: "a", config: "default", status: .accepted, medianMs: 2.0, maxError: 1e-6, tolerance: 1e-4),
+      C(backend: "b", config: "x=1", status: .accepted, medianMs: 1.0, maxError: 1e-6, tolerance: 1e-4),
+      C(backend: "c", config: "default", status: .accepted, medianMs: 1.0, maxError: 1e-6, tolerance: 1e-4),
+      C(backend: "d", config: "-", status: .unsupported, reason: "3×3 only"),
+      C(backend: "e", config: "default", status: .dropped, medianMs: 0.9, reason: "slow first run"),
+    ]
+    let decided = Tuner.decide(candidates)
+    XCTAssertEqual(decided.filter { $0.status == .chosen }.map(\.backend), ["b"], "lowest accepted median, first on a tie")
+    XCTAssertEqual(decided[0].status, .rejected)
+    XCTAssertEqual(decided[4].status, .unsupported)
+    XCTAssertTrue(Tuner.decide([candidates[0], candidates[4]]).allSatisfy { $0.status != .chosen }, "nothing acceptable, nothing chosen")
+  }
+
+  func testMalformedPlansGiveOneLineErrors() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    let good = try samplePlan(model: model).encoded()
+    let text = String(decoding: good, as: UTF8.self)
+    let cases: [(Data, String)] = [
+      (Data(), "empty file"),
+      (good.prefix(good.count / 2), "malformed or truncated JSON"),
+      (Data("[1, 2]".utf8), "wrong type"),
+      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 99").utf8), "schema version 99"),
+      (Data(text.replacingOccurrences(of: "\"inputSize\"", with: "\"size\"").utf8), "missing field 'inputSize'"),
+      (Data(text.replacingOccurrences(of: "mb1ic3ih32", with: "mb1ic3ihXX").utf8), "field 'ih' has no number"),
+      (Data(text.replacingOccurrences(of: "\"config\" : \"default\",\n      \"descriptor\"", with: "\"config\" : \"rows\",\n      \"descriptor\"").utf8), "malformed config"),
+    ]
+    for (data, expected) in cases {
+      XCTAssertThrowsError(try Plan.decode(data, source: "p.json"), expected) { error in
+        XCTAssertTrue("\(error)".contains(expected), "got '\(error)', expected '\(expected)'")
+        XCTAssertFalse("\(error)".contains("\n"))
+      }
+    }
+  }
+
+  func testPlanForAnotherNetworkOrUnknownBackendIsRefused() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    let plan = samplePlan(model: model)
+    for (other, expected) in [
+      (try ResNetModel(depth: .resnet34, inputSize: 32, classes: 4), "model resnet18"),
+      (try ResNetModel(depth: .resnet18, batch: 2, inputSize: 32, classes: 4), "batch 1"),
+      (try ResNetModel(depth: .resnet18, inputSize: 64, classes: 4), "input size 32"),
+    ] {
+      XCTAssertThrowsError(try plan.bindings(for: other)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+    }
+    var unknown = plan
+    unknown.shapes[0].backend = "quantum"
+    XCTAssertThrowsError(try unknown.bindings(for: model)) { XCTAssertTrue("\($0)".contains("unknown backend 'quantum'")) }
+    var badConfig = plan
+    badConfig.shapes[0].config = "tile=99"
+    XCTAssertThrowsError(try badConfig.bindings(for: model)) { XCTAssertTrue("\($0)".contains("does not offer")) }
+    var missing = plan
+    missing.shapes.removeLast()
+    XCTAssertThrowsError(try missing.bindings(for: model)) { XCTAssertTrue("\($0)".contains("no entry for shape")) }
+  }
+
+  func testTunerWithTinyBudgetCoversEveryShapeAndReusesAPreviousPlan() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    var options = TuningOptions(backends: BackendRegistry.all)
+    options.budgetSeconds = 0.5
+    options.repetitions = 3
+    let pool = ThreadPool.shared(threads: 1)
+    let fp = MachineFingerprint.current(threads: 1)
+    let plan = Tuner(model: model, options: options, pool: pool).tune(fingerprint: fp)
+    XCTAssertEqual(plan.shapes.count, model.distinctShapes.count)
+    for shape in plan.shapes {
+      let chosen = shape.candidates.filter { $0.status == .chosen }
+      XCTAssertEqual(chosen.count, 1, shape.descriptor)
+      XCTAssertEqual(chosen.first?.backend, shape.backend)
+      XCTAssertLessThanOrEqual(chosen.first?.maxError ?? 1, chosen.first?.tolerance ?? 0)
+    }
+    XCTAssertEqual(try plan.bindings(for: model).count, model.layers.count)
+    // A plan from this machine is reused shape for shape; one from elsewhere is not.
+    var partial = plan
+    partial.shapes.removeLast()
+    let resumed = Tuner(model: model, options: options, pool: pool).tune(previous: partial, fingerprint: fp)
+    XCTAssertEqual(resumed.shapes.prefix(partial.shapes.count).map(\.candidates), partial.shapes.map(\.candidates))
+    var foreign = plan
+    foreign.fingerprintId = "elsewhere"
+    var messages: [String] = []
+    _ = Tuner(model: model, options: options, pool: pool, progress: { messages.append($0) }).tune(previous: foreign, fingerprint: fp)
+    XCTAssertTrue(messages.contains { $0.contains("re-measuring every shape") })
+  }
+}
