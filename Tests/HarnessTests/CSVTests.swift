@@ -71,3 +71,24 @@ final class CompareTests: XCTestCase {
     XCTAssertTrue(f.stderr.contains("not a resnet-bench CSV"), f.stderr)
   }
 }
+
+final class ReportTests: XCTestCase {
+  func testReportIsSelfContainedHTMLWithThreeCharts() throws {
+    func row(_ scope: String, _ candidate: String, _ layer: String, _ ms: Double) -> BenchmarkRecord {
+      BenchmarkRecord(["schema": BenchmarkRecord.schemaVersion, "run_id": "r1", "model": "resnet18", "variant": "v1.5", "batch": "1",
+                       "input_size": "32", "threads": "2", "scope": scope, "candidate": candidate, "layer": layer,
+                       "layer_backend": candidate, "median_ms": String(ms), "p10_ms": String(ms * 0.9), "p90_ms": String(ms * 1.1),
+                       "peak_pct": "42", "agreement": "ok"])
+    }
+    let rows = [row("network", "naive", "", 10), row("network", "fast<er>", "", 2),
+                row("layer", "naive", "conv1", 5), row("layer", "fast<er>", "conv1", 1)]
+    let page = try HTMLReport.render(rows, source: "x.csv")
+    XCTAssertTrue(page.hasPrefix("<!DOCTYPE html>"))
+    XCTAssertEqual(page.components(separatedBy: "<svg ").count - 1, 3)
+    XCTAssertTrue(page.contains("fast&lt;er&gt;"), "names are escaped")
+    XCTAssertFalse(page.contains("<script") || page.contains("http://") && !page.contains("http://www.w3.org/2000/svg"))
+    let networkOnly = try HTMLReport.render(Array(rows.prefix(2)), source: "x.csv")
+    XCTAssertTrue(networkOnly.contains("run --layers"))
+    XCTAssertThrowsError(try HTMLReport.render([], source: "x.csv"))
+  }
+}
