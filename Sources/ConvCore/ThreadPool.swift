@@ -4,32 +4,48 @@ import Synchronization
 /// A persistent pool of worker threads that run one parallel loop at a time.
 ///
 /// The calling thread takes part in every loop, so a pool of `threadCount`
-/// threads starts `threadCount - 1` workers. Idle workers spin briefly on an
-/// atomic generation counter (a loop dispatched within that window starts in
-/// well under a microsecond), then yield, then sleep on a condition variable so
-/// an idle pool costs nothing. Work is handed out one index at a time from an
-/// atomic counter, so uneven tasks balance themselves.
+/// threads starts `threadCount - 1` workers. Tasks are claimed one index at a
+/// time from a single atomic ticket that packs the loop's generation, its task
+/// count and the next index; a worker can only claim a task of the loop that
+/// is running, and the caller waits for tasks to finish, never for a worker to
+/// show up. That matters on a small machine: a worker that has lost its core
+/// to another process (or to a BLAS library's spinning threads) does not hold
+/// the loop up, the caller simply runs the remaining tasks itself.
+///
+/// Idle workers poll the ticket for `idleSpinSeconds` (a loop dispatched within
+/// that window starts in well under a microsecond; waking a sleeping worker
+/// measured ~25–50 µs here, which a network of 50 layers would pay 50 times),
+/// then sleep on a condition variable. Before handing the cores to a library
+/// with threads of its own (a BLAS), call `park()`: spinning workers then
+/// sleep at once instead of competing with it.
 ///
 /// A loop started while another runs (from inside a task, or from a second
 /// thread) runs serially on its caller; the pool never deadlocks on nesting.
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
 
-  private let generation = Atomic<Int>(0)
-  private let nextIndex = Atomic<Int>(0)
-  private let busyWorkers = Atomic<Int>(0)
+  // Ticket layout: generation (24 bits) | task count (20 bits) | next index (20 bits).
+  private static let indexBits: UInt64 = 20
+  private static let countBits: UInt64 = 20
+  private static let fieldMask: UInt64 = (1 << 20) - 1
+  private static let generationMask: UInt64 = (1 << 24) - 1
+  /// Largest task count one ticket can describe; larger loops are dispatched in batches.
+  static let maxTasksPerDispatch = Int(fieldMask)
+
+  private let ticket = Atomic<UInt64>(0)
+  private let completed = Atomic<Int>(0)
   private let running = Atomic<Bool>(false)
+  private let parkRequested = Atomic<Bool>(false)
   private let sleepLock = NSCondition()
-  // Written by the dispatching thread before `generation` is released, read by
-  // workers after they acquire it.
-  private var taskCount = 0
+  private var generation: UInt64 = 0
+  // Written by the dispatching thread before the ticket is released; read by a
+  // worker only after it has claimed a task of that generation.
   private var job: ((Int) -> Void)?
 
-  /// Spin iterations before an idle worker starts yielding, and yields before it sleeps.
-  /// Kept short (a few microseconds) because the BLAS libraries run their own
-  /// threads between this pool's loops: a long spin would steal their core.
-  private static let spinIterations = 2_000
-  private static let yieldIterations = 200
+  /// How long an idle worker polls before it sleeps, seconds.
+  public static let idleSpinSeconds = 0.002
+  /// Polls between two looks at the clock.
+  private static let pollsPerClockCheck = 256
 
   private static let registry = Mutex<[Int: ThreadPool]>([:])
 
@@ -70,19 +86,29 @@ public final class ThreadPool: @unchecked Sendable {
       return
     }
     withoutActuallyEscaping(body) { escapable in
-      job = escapable
-      taskCount = count
-      nextIndex.store(0, ordering: .relaxed)
-      busyWorkers.store(threadCount - 1, ordering: .relaxed)
-      generation.add(1, ordering: .releasing)
-      sleepLock.lock()
-      sleepLock.broadcast()
-      sleepLock.unlock()
-      drainTasks()
-      while busyWorkers.load(ordering: .acquiring) > 0 {}
-      job = nil
+      var start = 0
+      while start < count {
+        let batch = min(count - start, Self.maxTasksPerDispatch)
+        let offset = start
+        dispatch(batch) { escapable(offset + $0) }
+        start += batch
+      }
     }
     running.store(false, ordering: .releasing)
+  }
+
+  private func dispatch(_ count: Int, _ body: @escaping (Int) -> Void) {
+    job = body
+    completed.store(0, ordering: .relaxed)
+    parkRequested.store(false, ordering: .relaxed)
+    generation = (generation + 1) & Self.generationMask
+    ticket.store(generation << (Self.indexBits + Self.countBits) | UInt64(count) << Self.indexBits, ordering: .releasing)
+    sleepLock.lock()
+    sleepLock.broadcast()
+    sleepLock.unlock()
+    drainTasks(generation: generation)
+    while completed.load(ordering: .acquiring) < count {}
+    job = nil
   }
 
   /// Splits `0..<total` into contiguous chunks of at least `grain` items, about
@@ -97,37 +123,54 @@ public final class ThreadPool: @unchecked Sendable {
     parallelFor(chunks) { c in body(c * chunk..<min(total, (c + 1) * chunk)) }
   }
 
-  private func drainTasks() {
-    guard let job else { return }
-    while true {
-      let i = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
-      if i >= taskCount { return }
-      job(i)
+  /// Sends idle workers to sleep now rather than at the end of their spin,
+  /// e.g. before a call into a library that runs its own threads.
+  public func park() {
+    if threadCount > 1 { parkRequested.store(true, ordering: .relaxed) }
+  }
+
+  private static func generation(of t: UInt64) -> UInt64 { t >> (indexBits + countBits) }
+
+  /// Claims and runs tasks of loop `generation` until none is left.
+  private func drainTasks(generation: UInt64) {
+    var t = ticket.load(ordering: .acquiring)
+    while Self.generation(of: t) == generation {
+      let index = Int(t & Self.fieldMask)
+      let count = Int((t >> Self.indexBits) & Self.fieldMask)
+      if index >= count { return }
+      let (claimed, actual) = ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
+      if claimed {
+        job!(index)
+        completed.add(1, ordering: .releasing)
+        t = ticket.load(ordering: .acquiring)
+      } else {
+        t = actual
+      }
     }
   }
 
   private func workerLoop() {
-    var seen = 0
+    var seen = Self.generation(of: ticket.load(ordering: .acquiring))
     while true {
       var polls = 0
-      var current = generation.load(ordering: .acquiring)
+      var spinStart = Stopwatch.now()
+      var current = Self.generation(of: ticket.load(ordering: .acquiring))
       while current == seen {
         polls += 1
-        if polls > Self.spinIterations + Self.yieldIterations {
+        if parkRequested.load(ordering: .relaxed)
+          || (polls % Self.pollsPerClockCheck == 0 && Stopwatch.now() - spinStart > Self.idleSpinSeconds)
+        {
           sleepLock.lock()
-          while generation.load(ordering: .acquiring) == seen {
+          while Self.generation(of: ticket.load(ordering: .acquiring)) == seen {
             sleepLock.wait()
           }
           sleepLock.unlock()
-          polls = 0
-        } else if polls > Self.spinIterations {
-          sched_yield()
+          spinStart = Stopwatch.now()
         }
-        current = generation.load(ordering: .acquiring)
+        current = Self.generation(of: ticket.load(ordering: .acquiring))
       }
       seen = current
-      drainTasks()
-      busyWorkers.subtract(1, ordering: .releasing)
+      drainTasks(generation: current)
     }
   }
 }

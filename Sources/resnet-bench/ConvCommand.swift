@@ -66,8 +66,9 @@ struct ConvCommand: ParsableCommand {
       let prepared = try ReferenceBackend().prepare(problem, weights: weights, config: .default)
       reference = prepared.runOnce(input.array, residual: residualBuffer?.array, relu: relu, pool: pool)
     }
-    print("\(problem.descriptor): \(fixed(Double(problem.flops) / 1e9, 3)) GFLOP, \(pool.threadCount) threads")
-    var table = TextTable(["backend", "config", "median ms", "min ms", "GFLOP/s"] + (check ? ["max error", "tolerance", "check"] : []))
+    let peak = FMAPeak.measure(pool: pool).allThreads
+    print("\(problem.descriptor): \(fixed(Double(problem.flops) / 1e9, 3)) GFLOP, \(pool.threadCount) threads, FMA peak \(fixed(peak, 1)) GFLOP/s")
+    var table = TextTable(["backend", "config", "median ms", "min ms", "GFLOP/s", "% peak"] + (check ? ["max error", "tolerance", "check"] : []))
     var failed = false
     for b in backends {
       if case .no(let why) = b.canRun(problem) {
@@ -85,7 +86,8 @@ struct ConvCommand: ParsableCommand {
       var samples: [Double] = []
       for _ in 0..<repetitions { samples.append(Stopwatch.time(go)) }
       let s = TimingSummary(samples)
-      var row = [b.name, prepared.config.description, fixed(s.median * 1e3, 3), fixed(s.min * 1e3, 3), fixed(Double(problem.flops) / s.median / 1e9, 1)]
+      let rate = Double(problem.flops) / s.median / 1e9
+      var row = [b.name, prepared.config.description, fixed(s.median * 1e3, 3), fixed(s.min * 1e3, 3), fixed(rate, 1), fixed(100 * rate / peak, 1)]
       if let reference {
         let error = ErrorMetric.maxError(output.array, reference: reference)
         let tolerance = b.tolerance(for: problem, config: prepared.config)
@@ -98,12 +100,12 @@ struct ConvCommand: ParsableCommand {
         let bare = lowered.bareGemmSeconds(repetitions: repetitions)
         let bareRate = Double(2 * shape.m * shape.n * shape.k) / bare / 1e9
         let convRate = Double(problem.flops) / s.median / 1e9
-        table.add(["  bare sgemm \(shape.m)x\(shape.n)x\(shape.k)", "", fixed(bare * 1e3, 3), "", fixed(bareRate, 1)]
+        table.add(["  bare sgemm \(shape.m)x\(shape.n)x\(shape.k)", "", fixed(bare * 1e3, 3), "", fixed(bareRate, 1), fixed(100 * bareRate / peak, 1)]
                   + (check ? ["conv/bare", fixed(100 * convRate / bareRate, 1) + "%", ""] : []))
       }
       if let phases = prepared.lastPhaseTimes {
         for phase in phases.phases {
-          table.add(["  \(phase.name)", "", fixed(phase.seconds * 1e3, 3), "", ""])
+          table.add(["  \(phase.name)", "", fixed(phase.seconds * 1e3, 3), "", "", ""])
         }
       }
     }

@@ -139,6 +139,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
           }
         }
       }
+      pool.park()  // the library's threads need the cores now
       gemm.sgemm(m: rows, n: oc, k: k, alpha: 1, a: a, lda: k, b: b.pointer, ldb: oc, beta: 1, c: c, ldc: oc)
       if relu {
         pool.parallelRanges(rows * oc, grain: 4096) { range in
