@@ -159,17 +159,28 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
         let pixel = first + r
         let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
         var dst = columns + r * k
+        let rowLength = p.kernelWidth * channels
+        let ix0 = ox * p.strideWidth - p.padWidth
         for kh in 0..<p.kernelHeight {
           let iy = oy * p.strideHeight - p.padHeight + kh
-          for kw in 0..<p.kernelWidth {
-            let ix = ox * p.strideWidth - p.padWidth + kw
-            if iy >= 0 && iy < p.inHeight && ix >= 0 && ix < p.inWidth {
-              dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels, count: channels)
-            } else {
-              dst.update(repeating: 0, count: channels)
+          if iy < 0 || iy >= p.inHeight {
+            dst.update(repeating: 0, count: rowLength)
+          } else if ix0 >= 0 && ix0 + p.kernelWidth <= p.inWidth {
+            // The kernel row lies inside the image: in NHWC its kw pixels are
+            // one contiguous run of kw·C floats.
+            dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix0) * channels, count: rowLength)
+          } else {
+            for kw in 0..<p.kernelWidth {
+              let ix = ix0 + kw
+              let d = dst + kw * channels
+              if ix >= 0 && ix < p.inWidth {
+                d.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels, count: channels)
+              } else {
+                d.update(repeating: 0, count: channels)
+              }
             }
-            dst += channels
           }
+          dst += rowLength
         }
       }
     }
