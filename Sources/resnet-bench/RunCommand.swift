@@ -86,6 +86,7 @@ struct RunCommand: ParsableCommand {
       return true
     }
     guard !runnable.isEmpty else { throw InputError("no available backend among '\(backend ?? backends)'") }
+    do { try MemoryBudget.check(net, engines: runnable.count + (plan == nil ? 0 : 1)) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
     let inputs: NetworkInputs
     do { inputs = try NetworkInputs.load(for: net, weightsFile: weights, inputFile: input, seed: seed) }
     catch let e as WeightsFileError { throw InputError(e.message) }

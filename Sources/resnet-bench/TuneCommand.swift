@@ -4,6 +4,7 @@ import ConvCore
 import Foundation
 import ResNet
 import Tuning
+import Harness
 
 struct TuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -63,6 +64,7 @@ struct TuneCommand: ParsableCommand {
       || previous.inputSize != net.inputSize || previous.classes != net.classes {
       throw InputError("--plan \(plan!) is for \(previous.model) \(previous.variant), batch \(previous.batch), size \(previous.inputSize), \(previous.classes) classes; this tune is for \(net.name) \(net.variant.rawValue), batch \(net.batch), size \(net.inputSize), \(net.classes) classes")
     }
+    do { try MemoryBudget.check(net, engines: 1) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
     let fingerprint = MachineFingerprint.current(threads: pool.threadCount)
     note("tuning \(net.distinctShapes.count) shapes of \(net.name) \(net.variant.rawValue) with \(pool.threadCount) threads, budget \(Int(budget)) s")
     let result = Tuner(model: net, options: options, pool: pool, progress: { note($0) }).tune(previous: previous, fingerprint: fingerprint)
