@@ -7,8 +7,10 @@ import ConvCore
 public enum BackendRegistry {
   public static let all: [any ConvolutionBackend] = [
     NaiveDirectBackend(),
+    TiledSIMDBackend(),
     Im2colGemmBackend.openBLAS,
     Im2colGemmBackend.blis,
+    WinogradBackend(),
   ]
 
   public static var names: [String] { all.map(\.name) }

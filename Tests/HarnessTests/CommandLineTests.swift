@@ -21,7 +21,7 @@ final class CommandLineTests: XCTestCase {
       (["run", "--model", "resnet18", "--size", "32", "--backends", "naive,nope"], "unknown backend 'nope'"),
       (["run", "--repetitions", "0"], "--repetitions must be between"),
       (["run", "--batch", "4096", "--size", "1024"], "needs about"),
-      (["tune", "--budget", "-1"], "--budget must be between"),
+      (["tune", "--budget=-1"], "--budget must be between"),
       (["compare", "a.csv"], "Missing expected argument"),
       (["nosuchcommand"], "nosuchcommand"),
     ]

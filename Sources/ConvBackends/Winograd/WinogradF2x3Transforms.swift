@@ -14,8 +14,8 @@ enum WinogradF2x3Transforms: WinogradTransforms {
   static let outputTile = 2
   static let inputTile = 4
 
-  typealias Four = (ChannelVector, ChannelVector, ChannelVector, ChannelVector)
-  typealias Two = (ChannelVector, ChannelVector)
+  typealias Four = (WinogradVector, WinogradVector, WinogradVector, WinogradVector)
+  typealias Two = (WinogradVector, WinogradVector)
 
   /// Bᵀ·d for one column (or dᵀ·B for one row) of four input pixels.
   @inline(__always)
@@ -48,30 +48,21 @@ enum WinogradF2x3Transforms: WinogradTransforms {
     storeColumn(3, filterRow((r0.3, r1.3, r2.3)))
   }
 
-  @inline(__always)
-  static func transformInput(_ load: (Int, Int) -> ChannelVector, _ store: (Int, ChannelVector) -> Void) {
-    let r0 = inputRow((load(0, 0), load(0, 1), load(0, 2), load(0, 3)))
-    let r1 = inputRow((load(1, 0), load(1, 1), load(1, 2), load(1, 3)))
-    let r2 = inputRow((load(2, 0), load(2, 1), load(2, 2), load(2, 3)))
-    let r3 = inputRow((load(3, 0), load(3, 1), load(3, 2), load(3, 3)))
-    @inline(__always) func storeColumn(_ col: Int, _ v: Four) {
-      store(col, v.0); store(4 + col, v.1); store(8 + col, v.2); store(12 + col, v.3)
-    }
-    storeColumn(0, inputRow((r0.0, r1.0, r2.0, r3.0)))
-    storeColumn(1, inputRow((r0.1, r1.1, r2.1, r3.1)))
-    storeColumn(2, inputRow((r0.2, r1.2, r2.2, r3.2)))
-    storeColumn(3, inputRow((r0.3, r1.3, r2.3, r3.3)))
+  @inline(never)
+  static func inputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
+                        _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
+    @inline(__always) func load(_ k: Int) -> WinogradVector { WinogradMemory.load(source + k * sourceStride) }
+    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { WinogradMemory.store(v, destination + k * destinationStride) }
+    let r = inputRow((load(0), load(1), load(2), load(3)))
+    store(r.0, 0); store(r.1, 1); store(r.2, 2); store(r.3, 3)
   }
 
-  @inline(__always)
-  static func transformOutput(_ load: (Int) -> ChannelVector, _ store: (Int, Int, ChannelVector) -> Void) {
-    let r0 = outputRow((load(0), load(1), load(2), load(3)))
-    let r1 = outputRow((load(4), load(5), load(6), load(7)))
-    let r2 = outputRow((load(8), load(9), load(10), load(11)))
-    let r3 = outputRow((load(12), load(13), load(14), load(15)))
-    let c0 = outputRow((r0.0, r1.0, r2.0, r3.0))
-    let c1 = outputRow((r0.1, r1.1, r2.1, r3.1))
-    store(0, 0, c0.0); store(0, 1, c1.0)
-    store(1, 0, c0.1); store(1, 1, c1.1)
+  @inline(never)
+  static func outputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
+                         _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
+    @inline(__always) func load(_ k: Int) -> WinogradVector { WinogradMemory.load(source + k * sourceStride) }
+    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { WinogradMemory.store(v, destination + k * destinationStride) }
+    let r = outputRow((load(0), load(1), load(2), load(3)))
+    store(r.0, 0); store(r.1, 1)
   }
 }

@@ -17,7 +17,7 @@ import ConvCore
 struct WinogradTiling {
   /// Channels are padded to whole SIMD vectors so every row starts 64-byte aligned
   /// and every vector load and store is a full one.
-  static let vectorWidth = ChannelVector.scalarCount
+  static let vectorWidth = WinogradVector.scalarCount
   /// Extra floats (one cache line) after each plane: planes whose size is a
   /// multiple of 4 KiB would otherwise map the α² values a transform touches for
   /// one tile onto the same L1 sets.

@@ -1,5 +1,33 @@
 /// Sixteen channels of one activation or transformed value: one AVX-512 register.
-typealias ChannelVector = SIMD16<Float>
+typealias WinogradVector = SIMD16<Float>
+
+/// Vector loads and stores of runs of channels, full or (at a channel count
+/// that is not a multiple of 16) partial; missing lanes read as zero.
+enum WinogradMemory {
+  @inline(__always)
+  static func load(_ p: UnsafePointer<Float>) -> WinogradVector {
+    UnsafeRawPointer(p).loadUnaligned(as: WinogradVector.self)
+  }
+
+  @inline(__always)
+  static func load(_ p: UnsafePointer<Float>, lanes: Int) -> WinogradVector {
+    if lanes == WinogradVector.scalarCount { return load(p) }
+    var v = WinogradVector()
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
+  }
+
+  @inline(__always)
+  static func store(_ v: WinogradVector, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradVector.self)
+  }
+
+  @inline(__always)
+  static func store(_ v: WinogradVector, _ p: UnsafeMutablePointer<Float>, lanes: Int) {
+    if lanes == WinogradVector.scalarCount { return store(v, p) }
+    for i in 0..<lanes { p[i] = v[i] }
+  }
+}
 
 /// One Winograd minimal-filtering algorithm F(m×m, 3×3) (Lavin & Gray, "Fast
 /// Algorithms for Convolutional Neural Networks", CVPR 2016, arXiv 1509.09308):
@@ -13,8 +41,10 @@ typealias ChannelVector = SIMD16<Float>
 /// products, which is where the backend spends its time.
 ///
 /// Each 2-D transform is its 1-D transform applied to every row, then to every
-/// column, of the tile. The 1-D transforms are exposed separately so that they
-/// can be checked against direct correlation.
+/// column, of the tile, sixteen channels at a time. The 1-D vector transforms
+/// are small functions kept out of line on purpose: inlined into one large
+/// tile loop, LLVM stops vectorising Swift's SIMD16 arithmetic and emits
+/// scalar code (measured 10× slower).
 protocol WinogradTransforms {
   /// m: output pixels per tile side.
   static var outputTile: Int { get }
@@ -27,16 +57,56 @@ protocol WinogradTransforms {
   ///   - store: receives element `row · α + col` of the α×α transformed filter.
   static func transformFilter(_ g: (Int, Int) -> Double, _ store: (Int, Double) -> Void)
 
-  /// Bᵀ·d·B on sixteen channels at once.
-  /// - Parameters:
-  ///   - load: `load(row, col)` gives input pixel row, col ∈ 0..<α of the tile
-  ///     (zero outside the image).
-  ///   - store: receives element `row · α + col` of the α×α transformed tile.
-  static func transformInput(_ load: (Int, Int) -> ChannelVector, _ store: (Int, ChannelVector) -> Void)
+  /// Bᵀ·x for one line of α vectors of sixteen channels, vector k at
+  /// `source + k · sourceStride`, result k at `destination + k · destinationStride`
+  /// (strides in floats).
+  static func inputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
+                        _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int)
 
-  /// Aᵀ·M·A on sixteen channels at once.
+  /// Aᵀ·x for one line: α vectors in, m vectors out, laid out as in `inputLine`.
+  static func outputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
+                         _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int)
+}
+
+extension WinogradTransforms {
+  /// Floats of scratch the 2-D transforms need: one α×α tile of vectors.
+  static var scratchFloats: Int { inputTile * inputTile * WinogradVector.scalarCount }
+
+  /// Bᵀ·d·B for sixteen channels of one tile.
   /// - Parameters:
-  ///   - load: `load(element)` gives element `row · α + col` of the α×α tile of products.
-  ///   - store: receives output pixel row, col ∈ 0..<m of the tile.
-  static func transformOutput(_ load: (Int) -> ChannelVector, _ store: (Int, Int, ChannelVector) -> Void)
+  ///   - d: pixel (row, col) of the tile at `d + row · rowStride + col · columnStride`.
+  ///   - v: transformed element ξ = row · α + col goes to `v + ξ · elementStride`.
+  ///   - scratch: `scratchFloats` floats.
+  @inline(__always)
+  static func transformInput(
+    _ d: UnsafePointer<Float>, rowStride: Int, columnStride: Int,
+    into v: UnsafeMutablePointer<Float>, elementStride: Int, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let (alpha, width) = (inputTile, WinogradVector.scalarCount)
+    for row in 0..<alpha {
+      inputLine(d + row * rowStride, columnStride, scratch + row * alpha * width, width)
+    }
+    for col in 0..<alpha {
+      inputLine(scratch + col * width, alpha * width, v + col * elementStride, alpha * elementStride)
+    }
+  }
+
+  /// Aᵀ·M·A for sixteen channels of one tile.
+  /// - Parameters:
+  ///   - products: element ξ of the α×α tile at `products + ξ · elementStride`.
+  ///   - y: output pixel (row, col) goes to `y + (row · m + col) · 16`.
+  ///   - scratch: `scratchFloats` floats.
+  @inline(__always)
+  static func transformOutput(
+    _ products: UnsafePointer<Float>, elementStride: Int,
+    into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let (alpha, m, width) = (inputTile, outputTile, WinogradVector.scalarCount)
+    for row in 0..<alpha {
+      outputLine(products + row * alpha * elementStride, elementStride, scratch + row * m * width, width)
+    }
+    for col in 0..<m {
+      outputLine(scratch + col * width, m * width, y + col * width, m * width)
+    }
+  }
 }

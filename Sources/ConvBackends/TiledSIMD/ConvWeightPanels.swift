@@ -1,0 +1,59 @@
+import ConvCore
+
+/// Convolution weights packed into output-channel panels in exactly the order
+/// the tiled kernel reads them.
+///
+/// Layout: panels of `width` output channels (zero-padded past `outChannels`);
+/// within panel `p`, channel blocks `[c0, c0+kc)` one after another; within a
+/// block `[kh][kw][c − c0][width]`. Panel `p`, block starting at `c0` begins at
+/// `p·R·S·C·width + c0·R·S·width` floats. When one block holds all channels
+/// this is `[kh][kw][c][width]`, and for a fixed `kh` the `(kw, c)` steps are
+/// contiguous like the NHWC input row they multiply.
+struct ConvWeightPanels: @unchecked Sendable {
+  /// Output channels per panel.
+  let width: Int
+  let panelCount: Int
+  /// Floats per panel (R·S·C·width).
+  let panelStride: Int
+  /// Floats per input channel of a block (R·S·width): a block starting at `c0` begins `c0·channelStride` into its panel.
+  let channelStride: Int
+  let storage: AlignedBuffer
+  /// The bias, zero-padded to `panelCount·width`.
+  let bias: AlignedBuffer
+
+  init(problem p: ConvProblem, weights: ConvWeights, width: Int, channelBlock kc: Int) {
+    let (o, c, r, s) = (p.outChannels, p.inChannels, p.kernelHeight, p.kernelWidth)
+    self.width = width
+    panelCount = (o + width - 1) / width
+    channelStride = r * s * width
+    panelStride = c * channelStride
+    storage = AlignedBuffer(count: panelCount * panelStride)
+    bias = AlignedBuffer(count: panelCount * width)
+    bias.pointer.update(from: weights.bias, count: o)
+    let packed = storage.pointer
+    weights.weights.withUnsafeBufferPointer { oihw in
+      for oc in 0..<o {
+        let panel = oc / width, lane = oc % width
+        var c0 = 0
+        while c0 < c {
+          let block = min(kc, c - c0)
+          let blockStart = panel * panelStride + c0 * channelStride
+          for ic in c0..<(c0 + block) {
+            for kh in 0..<r {
+              for kw in 0..<s {
+                let step = (kh * s + kw) * block + (ic - c0)
+                packed[blockStart + step * width + lane] = oihw[((oc * c + ic) * r + kh) * s + kw]
+              }
+            }
+          }
+          c0 += block
+        }
+      }
+    }
+  }
+
+  /// The first weight of panel `p`'s block starting at input channel `c0`.
+  func block(panel p: Int, firstChannel c0: Int) -> UnsafePointer<Float> {
+    UnsafePointer(storage.pointer + p * panelStride + c0 * channelStride)
+  }
+}

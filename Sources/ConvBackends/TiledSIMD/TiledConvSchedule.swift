@@ -1,0 +1,58 @@
+import ConvCore
+
+/// How one run of a tiled convolution is cut into parallel tasks: a grid of
+/// pixel blocks (runs of consecutive output pixels, flattened over batch, rows
+/// and columns, in whole register tiles) × panel groups (runs of output-channel
+/// panels). Tasks are numbered pixel-block-major.
+struct TiledConvSchedule {
+  /// Register tiles (of `pixelTile` output pixels) in the whole output.
+  let tiles: Int
+  let pixelBlocks: Int
+  let panels: Int
+  let panelGroups: Int
+
+  /// Tasks handed to each thread, so the pool's dynamic dispatch can even out
+  /// tasks of unequal cost (edge tiles, cache misses).
+  static let tasksPerThread = 4
+  /// Input bytes a pixel block may touch per channel block: half of a 1 MiB
+  /// L2, so the block stays resident while every panel of the task reuses it.
+  static let inputBlockBytes = 512 * 1024
+
+  init(problem p: ConvProblem, config: TiledConvConfiguration, panels: Int, threads: Int) {
+    let pixels = p.batch * p.outHeight * p.outWidth
+    tiles = (pixels + config.pixelTile - 1) / config.pixelTile
+    self.panels = panels
+    let wanted = threads * Self.tasksPerThread
+    // Bytes of input one output pixel brings into cache per channel block (the
+    // halo of the kernel window is shared with neighbouring pixels and ignored).
+    let bytesPerPixel = config.channelBlock(for: p.inChannels) * p.strideHeight * p.strideWidth * MemoryLayout<Float>.size
+    let cacheBlocks = (pixels * bytesPerPixel + Self.inputBlockBytes - 1) / Self.inputBlockBytes
+    var blocks: Int, groups: Int
+    switch config.split {
+    case .pixels:
+      blocks = max(wanted, cacheBlocks)
+      groups = 1
+    case .panels:
+      blocks = cacheBlocks
+      groups = wanted
+    case .both:
+      groups = min(panels, threads)
+      blocks = max(cacheBlocks, (wanted + groups - 1) / groups)
+    }
+    pixelBlocks = max(1, min(blocks, tiles))
+    panelGroups = max(1, min(groups, panels))
+  }
+
+  var taskCount: Int { pixelBlocks * panelGroups }
+
+  /// The register tiles and panels of task `t`, as near-equal shares.
+  func task(_ t: Int) -> (tiles: Range<Int>, panels: Range<Int>) {
+    let b = t / panelGroups, g = t % panelGroups
+    return (Self.share(b, of: pixelBlocks, total: tiles), Self.share(g, of: panelGroups, total: panels))
+  }
+
+  /// Part `i` of `parts` near-equal contiguous parts of `0..<total`.
+  private static func share(_ i: Int, of parts: Int, total: Int) -> Range<Int> {
+    (i * total / parts)..<((i + 1) * total / parts)
+  }
+}

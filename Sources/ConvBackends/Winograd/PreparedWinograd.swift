@@ -1,0 +1,282 @@
+import ConvCore
+import Synchronization
+
+/// One stride-1 3×3 convolution prepared for Winograd F(m×m, 3×3), m = 2 or 4.
+///
+/// `prepare` computes U = G·g·Gᵀ for every (output, input) channel pair and packs
+/// it as α² matrices [inChannels × outChannels], one per transformed element ξ.
+/// A run then takes the output tiles block by block (see `WinogradTiling`):
+///
+/// 1. input transform: V[ξ][tile][c] = (Bᵀ·d·B)[ξ] for the block's tiles, NHWC
+///    input read sixteen channels at a time, zero outside the image;
+/// 2. products: M[ξ] = V[ξ] · U[ξ] for each ξ ([tiles × C]·[C × K], `SIMDGemm`);
+/// 3. output transform: Aᵀ·M·A per tile and sixteen output channels, plus bias,
+///    residual and ReLU, stored straight into the NHWC output (pixels past the
+///    output's right and bottom edges dropped).
+///
+/// Workspace (64-byte aligned), for at most `maxThreads` threads: first
+/// `maxThreads` thread areas of `threadAreaFloats` floats, each holding the
+/// thread's phase times (three `Double`s in the first cache line, so threads
+/// never share a line), a gathered edge tile and the transforms' scratch (α²
+/// vectors each) and one output tile (m² vectors); then one block's V and M per
+/// thread with `WinogradSplit.blocks`, or one shared V and M with
+/// `WinogradSplit.phases`. A pool with more threads than `maxThreads` runs on
+/// `maxThreads` of them.
+final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
+  /// Floats of the phase-time record at the start of a thread area: one cache line.
+  static var timingFloats: Int { 16 }
+  static var phaseNames: [String] { ["input transform", "products", "output transform"] }
+
+  let problem: ConvProblem
+  let config: BackendConfig
+  let workspaceBytes: Int
+  let maxThreads: Int
+  /// Floats of one thread's area (see the type's comment).
+  private let threadAreaFloats: Int
+  private let tiling: WinogradTiling
+  private let split: WinogradSplit
+  /// U[ξ], ξ ∈ 0..<α²: [inChannels × outChannels] packed for `SIMDGemm`.
+  private let filters: [PackedGemmB]
+  /// `outChannels` values zero-padded to `tiling.productRowStride`, so the
+  /// output transform reads bias with full vector loads.
+  private let bias: AlignedBuffer
+  /// Seconds of (input transform, products, output transform) of the last run.
+  private let phaseLog = Mutex<(Double, Double, Double)?>(nil)
+
+  init(problem p: ConvProblem, weights: ConvWeights, config: BackendConfig, outputTile: Int, blockTiles: Int,
+       split: WinogradSplit, maxThreads: Int) {
+    problem = p
+    self.config = config
+    self.split = split
+    self.maxThreads = maxThreads
+    tiling = WinogradTiling(problem: p, outputTile: outputTile, blockTiles: blockTiles)
+    let vector = WinogradVector.scalarCount
+    threadAreaFloats = Self.timingFloats + (2 * tiling.elementCount + outputTile * outputTile) * vector
+    let scratchBlocks = split == .blocks ? maxThreads : 1
+    workspaceBytes = (maxThreads * threadAreaFloats
+      + scratchBlocks * (tiling.inputBlockFloats + tiling.productBlockFloats)) * MemoryLayout<Float>.stride
+
+    let (c, k, elements) = (p.inChannels, p.outChannels, tiling.elementCount)
+    let transformed = AlignedBuffer(count: elements * c * k)
+    if outputTile == WinogradF4x3Transforms.outputTile {
+      Self.transformFilters(WinogradF4x3Transforms.self, p, weights, into: transformed.pointer)
+    } else {
+      Self.transformFilters(WinogradF2x3Transforms.self, p, weights, into: transformed.pointer)
+    }
+    filters = (0..<elements).map { e in PackedGemmB(k: c, n: k, source: transformed.pointer + e * c * k, ldb: k) }
+    bias = AlignedBuffer(count: tiling.productRowStride)
+    for o in 0..<k { bias.pointer[o] = weights.bias[o] }
+  }
+
+  /// Per-phase times of the last run, in seconds, each summed over the threads
+  /// that worked on it (so with several threads they add up to more than the
+  /// run's wall time). Each thread reads the clock once per phase of a block.
+  var lastPhaseTimes: PhaseTimes? {
+    guard let (input, products, output) = phaseLog.withLock({ $0 }) else { return nil }
+    return PhaseTimes([(Self.phaseNames[0], input), (Self.phaseNames[1], products), (Self.phaseNames[2], output)])
+  }
+
+  func run(
+    input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    residual: UnsafePointer<Float>?, relu: Bool,
+    workspace: UnsafeMutableRawPointer, pool: ThreadPool
+  ) {
+    if tiling.outputTile == WinogradF4x3Transforms.outputTile {
+      execute(WinogradF4x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
+              workspace: workspace, pool: pool)
+    } else {
+      execute(WinogradF2x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
+              workspace: workspace, pool: pool)
+    }
+  }
+
+  /// U[ξ] = (G·g·Gᵀ)[ξ] for every filter, as α² row-major [inChannels × outChannels] matrices at `u`.
+  private static func transformFilters<T: WinogradTransforms>(
+    _: T.Type, _ p: ConvProblem, _ weights: ConvWeights, into u: UnsafeMutablePointer<Float>
+  ) {
+    let (c, k) = (p.inChannels, p.outChannels)
+    weights.weights.withUnsafeBufferPointer { w in
+      for o in 0..<k {
+        for i in 0..<c {
+          let g = w.baseAddress! + (o * c + i) * 9
+          T.transformFilter({ row, col in Double(g[row * 3 + col]) }, { e, value in
+            u[(e * c + i) * k + o] = Float(value)
+          })
+        }
+      }
+    }
+  }
+
+  /// One thread's share of the workspace.
+  private struct ThreadArea {
+    /// Seconds spent in (input transform, products, output transform).
+    let times: UnsafeMutablePointer<Double>
+    /// α² vectors: an edge tile gathered with zeros outside the image.
+    let gathered: UnsafeMutablePointer<Float>
+    /// α² vectors for the 2-D transforms.
+    let scratch: UnsafeMutablePointer<Float>
+    /// m² vectors: one transformed output tile.
+    let outputTile: UnsafeMutablePointer<Float>
+  }
+
+  private func threadArea(_ slot: Int, in workspace: UnsafeMutablePointer<Float>) -> ThreadArea {
+    let base = workspace + slot * threadAreaFloats
+    let tileFloats = tiling.elementCount * WinogradVector.scalarCount
+    let gathered = base + Self.timingFloats
+    return ThreadArea(
+      times: UnsafeMutableRawPointer(base).bindMemory(to: Double.self, capacity: 3),
+      gathered: gathered, scratch: gathered + tileFloats, outputTile: gathered + 2 * tileFloats)
+  }
+
+  /// The run, specialised for one tile size.
+  private func execute<T: WinogradTransforms>(
+    _ transforms: T.Type, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    residual: UnsafePointer<Float>?, relu: Bool, workspace: UnsafeMutableRawPointer, pool: ThreadPool
+  ) {
+    let threads = min(pool.threadCount, maxThreads)
+    let floats = workspace.bindMemory(to: Float.self, capacity: workspaceBytes / MemoryLayout<Float>.stride)
+    for slot in 0..<threads { threadArea(slot, in: floats).times.update(repeating: 0, count: 3) }
+    let blocks = floats + maxThreads * threadAreaFloats
+    let blockFloats = tiling.inputBlockFloats + tiling.productBlockFloats
+    let stage = WinogradOutputStage(
+      output: output, residual: residual, relu: relu, channels: problem.outChannels, width: problem.outWidth)
+
+    switch split {
+    case .blocks:
+      let nextBlock = Atomic<Int>(0)
+      pool.parallelFor(min(threads, tiling.blockCount)) { slot in
+        let area = threadArea(slot, in: floats)
+        let v = blocks + slot * blockFloats, m = v + tiling.inputBlockFloats
+        while true {
+          let b = nextBlock.wrappingAdd(1, ordering: .relaxed).oldValue
+          if b >= tiling.blockCount { break }
+          let tiles = tiling.tiles(ofBlock: b)
+          let start = Stopwatch.now()
+          for t in tiles { transformInput(T.self, tile: t, row: t - tiles.lowerBound, input: input, into: v, area) }
+          let transformed = Stopwatch.now()
+          for e in 0..<tiling.elementCount { multiply(element: e, tiles: tiles.count, v: v, m: m) }
+          let multiplied = Stopwatch.now()
+          for t in tiles { transformOutput(T.self, tile: t, row: t - tiles.lowerBound, products: m, stage, area) }
+          let finished = Stopwatch.now()
+          area.times[0] += transformed - start
+          area.times[1] += multiplied - transformed
+          area.times[2] += finished - multiplied
+        }
+      }
+    case .phases:
+      let v = blocks, m = blocks + tiling.inputBlockFloats
+      for b in 0..<tiling.blockCount {
+        let tiles = tiling.tiles(ofBlock: b)
+        shareOut(tiles.count, phase: 0, threads: threads, pool: pool, floats) { i, area in
+          transformInput(T.self, tile: tiles.lowerBound + i, row: i, input: input, into: v, area)
+        }
+        shareOut(tiling.elementCount, phase: 1, threads: threads, pool: pool, floats) { e, _ in
+          multiply(element: e, tiles: tiles.count, v: v, m: m)
+        }
+        shareOut(tiles.count, phase: 2, threads: threads, pool: pool, floats) { i, area in
+          transformOutput(T.self, tile: tiles.lowerBound + i, row: i, products: m, stage, area)
+        }
+      }
+    }
+
+    var sums = (0.0, 0.0, 0.0)
+    for slot in 0..<threads {
+      let times = threadArea(slot, in: floats).times
+      sums.0 += times[0]
+      sums.1 += times[1]
+      sums.2 += times[2]
+    }
+    phaseLog.withLock { $0 = sums }
+  }
+
+  /// Runs `body(i, area)` for `i ∈ 0..<count` on up to `threads` threads, each
+  /// taking the next index from a shared counter, and adds each thread's time
+  /// to entry `phase` of its area's times.
+  @inline(__always)
+  private func shareOut(
+    _ count: Int, phase: Int, threads: Int, pool: ThreadPool, _ workspace: UnsafeMutablePointer<Float>,
+    _ body: (Int, ThreadArea) -> Void
+  ) {
+    let next = Atomic<Int>(0)
+    pool.parallelFor(min(threads, count)) { slot in
+      let area = threadArea(slot, in: workspace)
+      let start = Stopwatch.now()
+      while true {
+        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if i >= count { break }
+        body(i, area)
+      }
+      area.times[phase] += Stopwatch.now() - start
+    }
+  }
+
+  /// Bᵀ·d·B of tile `t` into row `row` of the α² planes at `v`. Tiles that
+  /// reach past the input, and channel runs shorter than a vector, are first
+  /// gathered into a zero-padded tile.
+  @inline(__always)
+  private func transformInput<T: WinogradTransforms>(
+    _: T.Type, tile t: Int, row: Int, input: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>,
+    _ area: ThreadArea
+  ) {
+    let p = problem
+    let (h, w, c) = (p.inHeight, p.inWidth, p.inChannels)
+    let (n, oy, ox) = tiling.origin(ofTile: t)
+    let y0 = oy - p.padHeight, x0 = ox - p.padWidth
+    let alpha = T.inputTile, width = WinogradVector.scalarCount
+    let interior = y0 >= 0 && x0 >= 0 && y0 + alpha <= h && x0 + alpha <= w
+    let image = input + n * h * w * c
+    let destination = v + row * tiling.inputRowStride
+    var cv = 0
+    while cv < c {
+      let lanes = min(width, c - cv)
+      if interior && lanes == width {
+        T.transformInput(image + (y0 * w + x0) * c + cv, rowStride: w * c, columnStride: c,
+                         into: destination + cv, elementStride: tiling.inputPlaneStride, scratch: area.scratch)
+      } else {
+        for r in 0..<alpha {
+          for s in 0..<alpha {
+            let y = y0 + r, x = x0 + s
+            let inside = y >= 0 && y < h && x >= 0 && x < w
+            let value = inside ? WinogradMemory.load(image + (y * w + x) * c + cv, lanes: lanes) : WinogradVector()
+            WinogradMemory.store(value, area.gathered + (r * alpha + s) * width)
+          }
+        }
+        T.transformInput(area.gathered, rowStride: alpha * width, columnStride: width,
+                         into: destination + cv, elementStride: tiling.inputPlaneStride, scratch: area.scratch)
+      }
+      cv += width
+    }
+  }
+
+  /// M[ξ] = V[ξ] · U[ξ] for the first `tiles` rows of plane ξ = `element`.
+  @inline(__always)
+  private func multiply(element e: Int, tiles: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
+    SIMDGemm.multiply(
+      m: tiles, a: v + e * tiling.inputPlaneStride, lda: tiling.inputRowStride, b: filters[e],
+      c: m + e * tiling.productPlaneStride, ldc: tiling.productRowStride, accumulate: false,
+      bias: nil, residual: nil, ldr: tiling.productRowStride, relu: false)
+  }
+
+  /// Aᵀ·M·A of tile `t` (row `row` of the α² planes at `products`), with the
+  /// epilogue, into the output.
+  @inline(__always)
+  private func transformOutput<T: WinogradTransforms>(
+    _: T.Type, tile t: Int, row: Int, products: UnsafeMutablePointer<Float>, _ stage: WinogradOutputStage,
+    _ area: ThreadArea
+  ) {
+    let p = problem
+    let (oh, ow, k) = (p.outHeight, p.outWidth, p.outChannels)
+    let (n, oy, ox) = tiling.origin(ofTile: t)
+    let m = T.outputTile, width = WinogradVector.scalarCount
+    let rows = min(m, oh - oy), columns = min(m, ow - ox)
+    let source = products + row * tiling.productRowStride
+    let first = ((n * oh + oy) * ow + ox) * k
+    var kv = 0
+    while kv < k {
+      T.transformOutput(source + kv, elementStride: tiling.productPlaneStride, into: area.outputTile, scratch: area.scratch)
+      stage.store(area.outputTile, side: m, rows: rows, columns: columns, lanes: min(width, k - kv),
+                  offset: first + kv, bias: WinogradMemory.load(bias.pointer + kv))
+      kv += width
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import ConvCore
+
+/// Winograd minimal filtering (Lavin & Gray, CVPR 2016) for 3×3 stride-1
+/// convolutions: F(2×2, 3×3) or F(4×4, 3×3), NHWC, any padding (0–2), any
+/// channel counts, partial tiles at the right and bottom edges.
+///
+/// Configuration keys (missing ones take the values `defaultConfiguration`
+/// picks for the given or preferred `m`):
+/// - `m`: output tile side, 2 (α = 4, 16 products per tile) or 4 (α = 6, 36 products);
+/// - `tiles`: tiles transformed and multiplied per block, 1–`maxBlockTiles`
+///   (the rows of each product; multiples of 8 fill the GEMM's register tile);
+/// - `split`: 0 = threads take whole blocks, 1 = threads share each block's
+///   phases (see `WinogradSplit`).
+///
+/// Scratch is sized for `ThreadPool.availableCores` threads; a larger pool runs
+/// on that many of its threads.
+public struct WinogradBackend: ConvolutionBackend {
+  /// Configuration keys.
+  public static let outputTileKey = "m"
+  public static let blockTilesKey = "tiles"
+  public static let splitKey = "split"
+  /// The output tile sides implemented.
+  public static let outputTiles = [2, 4]
+  /// Largest accepted `tiles`: beyond it a block no longer fits any cache.
+  public static let maxBlockTiles = 4096
+  /// Fewest F(4×4) tiles for which F(4×4) is preferred (see `preferredOutputTile`).
+  static let minimumLargeTiles = 8
+  /// One core's L2 (1 MiB on this machine's Zen 5 cores).
+  static let levelTwoBytes = 1 << 20
+  /// Block size with `WinogradSplit.blocks`: half an L2 for a block's V and M,
+  /// leaving the other half to the transformed filters it streams.
+  static let blockBudgetBytes = levelTwoBytes / 2
+  /// Block size with `WinogradSplit.phases`: V and M of a shared block spread
+  /// over both cores' L2.
+  static let sharedBlockBudgetBytes = 2 * levelTwoBytes
+  /// Block sizes the tuner tries besides the default.
+  static let candidateBlockTiles = [8, 16, 32, 64]
+
+  public init() {}
+  public var name: String { "winograd" }
+  public var summary: String {
+    "Winograd F(2×2,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, SIMDGemm products"
+  }
+  public var availability: Availability { .available }
+
+  public func supports(_ p: ConvProblem) -> Support {
+    if p.kernelHeight != 3 || p.kernelWidth != 3 || p.strideHeight != 1 || p.strideWidth != 1 {
+      return .no("Winograd F(m×m,3×3) needs a 3×3 kernel with stride 1 "
+        + "(got \(p.kernelHeight)×\(p.kernelWidth), stride \(p.strideHeight)×\(p.strideWidth))")
+    }
+    return .yes
+  }
+
+  /// Winograd's transforms amplify rounding error; see `Tolerance.winograd`.
+  public func tolerance(for problem: ConvProblem, config: BackendConfig) -> Double { Tolerance.winograd }
+
+  /// The default first, then both tile sizes × both splits × `candidateBlockTiles`
+  /// (block sizes capped at the tile count, duplicates dropped).
+  public func configurations(for p: ConvProblem) -> [BackendConfig] {
+    let preferred = preferredOutputTile(for: p)
+    var out = [defaultConfiguration(for: p, outputTile: preferred)]
+    for m in [preferred] + Self.outputTiles.filter({ $0 != preferred }) {
+      let tileCount = WinogradTiling(problem: p, outputTile: m, blockTiles: 1).tileCount
+      for split in [WinogradSplit.blocks, .phases] {
+        let sizes = [blockTiles(for: p, outputTile: m, split: split)] + Self.candidateBlockTiles
+        for tiles in sizes.map({ min($0, tileCount) }) {
+          let config = Self.configuration(m: m, tiles: tiles, split: split)
+          if !out.contains(config) { out.append(config) }
+        }
+      }
+    }
+    return out
+  }
+
+  /// F(4×4, 3×3) (4× fewer multiplications) unless the layer has fewer than
+  /// `minimumLargeTiles` 4×4 tiles. Each transformed filter value streamed by
+  /// the products is used once per tile (2 flops per 4 bytes), so with few
+  /// tiles the products are bound by streaming the transformed filters, which
+  /// F(4×4) makes 36/16 = 2.25× larger than F(2×2). Measured with 512 channels
+  /// at 7×7 (4 tiles of 4×4, 16 of 2×2), batch 1, 2 threads: F(4×4) 0.88 ms,
+  /// F(2×2) 0.68 ms; with 16 tiles of 4×4 (256 channels at 14×14) F(4×4) wins,
+  /// 0.38 ms against 0.54 ms.
+  func preferredOutputTile(for p: ConvProblem) -> Int {
+    let large = WinogradTiling(problem: p, outputTile: 4, blockTiles: 1).tileCount
+    return large >= Self.minimumLargeTiles ? 4 : 2
+  }
+
+  /// The measured best layout for output tile `m`: whole blocks per thread
+  /// while all α² transformed filters fit one L2 (every thread streams all of
+  /// them for every block), shared phases otherwise (each thread streams its
+  /// share once per block).
+  func defaultConfiguration(for p: ConvProblem, outputTile m: Int) -> BackendConfig {
+    let alpha = m + 2
+    let filterBytes = alpha * alpha * p.inChannels * p.outChannels * MemoryLayout<Float>.stride
+    let split: WinogradSplit = filterBytes <= Self.levelTwoBytes ? .blocks : .phases
+    let tileCount = WinogradTiling(problem: p, outputTile: m, blockTiles: 1).tileCount
+    return Self.configuration(m: m, tiles: min(tileCount, blockTiles(for: p, outputTile: m, split: split)), split: split)
+  }
+
+  /// Tiles per block that fill the split's budget, in multiples of the rows of
+  /// `SIMDGemm`'s register tile (a product's rows are its tiles).
+  func blockTiles(for p: ConvProblem, outputTile m: Int, split: WinogradSplit) -> Int {
+    let alpha = m + 2
+    let perTile = alpha * alpha * (WinogradTiling.roundUpToVector(p.inChannels)
+      + WinogradTiling.roundUpToVector(p.outChannels)) * MemoryLayout<Float>.stride
+    let budget = split == .blocks ? Self.blockBudgetBytes : Self.sharedBlockBudgetBytes
+    let tiles = budget / perTile / SIMDGemm.rowTile * SIMDGemm.rowTile
+    return min(Self.maxBlockTiles, max(SIMDGemm.rowTile, tiles))
+  }
+
+  static func configuration(m: Int, tiles: Int, split: WinogradSplit) -> BackendConfig {
+    BackendConfig([outputTileKey: m, blockTilesKey: tiles, splitKey: split.rawValue])
+  }
+
+  public func prepare(_ p: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+    if case .no(let why) = canRun(p) { throw BackendError("winograd cannot run \(p.descriptor): \(why)") }
+    let known: Set = [Self.outputTileKey, Self.blockTilesKey, Self.splitKey]
+    if let unknown = config.parameters.keys.sorted().first(where: { !known.contains($0) }) {
+      throw BackendError("winograd has no configuration key '\(unknown)'; known: m, tiles, split")
+    }
+    let m = config[Self.outputTileKey] ?? preferredOutputTile(for: p)
+    guard Self.outputTiles.contains(m) else {
+      throw BackendError("winograd has no output tile m=\(m); choose m=2 or m=4")
+    }
+    let base = defaultConfiguration(for: p, outputTile: m)
+    let tiles = config[Self.blockTilesKey] ?? base[Self.blockTilesKey]!
+    guard (1...Self.maxBlockTiles).contains(tiles) else {
+      throw BackendError("winograd tiles=\(tiles) is out of range 1...\(Self.maxBlockTiles)")
+    }
+    let rawSplit = config[Self.splitKey] ?? base[Self.splitKey]!
+    guard let split = WinogradSplit(rawValue: rawSplit) else {
+      throw BackendError("winograd has no split=\(rawSplit); choose 0 (blocks) or 1 (phases)")
+    }
+    return PreparedWinograd(problem: p, weights: weights, config: Self.configuration(m: m, tiles: tiles, split: split),
+                            outputTile: m, blockTiles: tiles, split: split, maxThreads: ThreadPool.availableCores)
+  }
+}
+
+/// How the threads of the pool share the work of one run.
+enum WinogradSplit: Int, Sendable {
+  /// Each thread takes whole blocks of tiles and runs all three phases on them
+  /// in its own scratch, so a block's transformed data never leaves its L2.
+  /// Suits layers with many tiles and small transformed filters.
+  case blocks = 0
+  /// The threads share one block at a time: they split its input transform
+  /// and output transform by tiles and its α² products by transformed element,
+  /// so each thread streams only its share of the transformed filters.
+  /// Suits deep layers with few tiles and large filters (e.g. 512 channels at 7×7).
+  case phases = 1
+}
+

@@ -1,0 +1,159 @@
+@testable import ConvBackends
+import ConvCore
+import XCTest
+
+final class TiledSIMDBackendTests: XCTestCase {
+  private let backend = TiledSIMDBackend()
+
+  // MARK: - Convolution
+
+  func testResNet50ShapesWithDefaultConfiguration() throws {
+    for descriptor in ConvTestSupport.resnet50Shapes {
+      try ConvTestSupport.check(backend, ConvProblem(descriptor: descriptor), seed: UInt64(descriptor.count))
+    }
+  }
+
+  /// 200 seeded shapes: odd channel counts (tails of the 16-lane vectors and
+  /// 32-channel panels), widths that are not multiples of the pixel tile,
+  /// strides 1–2, kernels 1–7 with every padding, batches 1–3.
+  func testGeneratedEdgeShapes() throws {
+    let shapes = ConvTestSupport.edgeShapes(count: 200, seed: 23)
+    XCTAssertTrue(shapes.contains { $0.strideHeight == 2 } && shapes.contains { $0.kernelHeight == 7 }
+                  && shapes.contains { $0.padHeight == 3 } && shapes.contains { $0.batch == 3 })
+    for (i, p) in shapes.enumerated() { try ConvTestSupport.check(backend, p, seed: UInt64(i)) }
+  }
+
+  /// Wider channel counts than the generated shapes reach, so that several
+  /// panels, channel blocks and tasks occur, on every configuration offered,
+  /// with one and two threads.
+  func testEveryOfferedConfiguration() throws {
+    let shapes = [
+      "mb2ic150ih9iw11oc70kh3kw3sh1sw1ph1pw1", "mb1ic300ih6iw13oc33kh1kw1sh2sw2ph0pw0",
+      "mb1ic3ih23iw23oc40kh7kw7sh2sw2ph3pw3", "mb3ic257ih5iw5oc100kh3kw3sh1sw1ph0pw0",
+      "mb1ic200ih1iw1oc45kh1kw1sh1sw1ph0pw0", "mb1ic17ih12iw12oc15kh5kw3sh1sw2ph2pw1",
+    ]
+    for (i, descriptor) in shapes.enumerated() {
+      let p = try ConvProblem(descriptor: descriptor)
+      let configs = backend.configurations(for: p)
+      XCTAssertGreaterThan(configs.count, 1, descriptor)
+      for (j, config) in configs.enumerated() {
+        try ConvTestSupport.check(backend, p, config: config, seed: UInt64(i * 10 + j), threads: 1 + j % 2)
+      }
+    }
+  }
+
+  /// Every compiled register tile, each channel-block size class and each split, on one awkward shape.
+  func testEveryRegisterTileAndKnob() throws {
+    let p = try ConvProblem(descriptor: "mb2ic70ih7iw9oc50kh3kw3sh1sw1ph1pw1")
+    var seed: UInt64 = 0
+    for tile in TiledConvConfiguration.registerTiles {
+      for kc in [0, 16, 33] {
+        for split in TiledConvConfiguration.Split.allCases {
+          let config = BackendConfig(["mr": tile.pixels, "nr": tile.vectors, "kc": kc, "split": split.rawValue])
+          try ConvTestSupport.check(backend, p, config: config, seed: seed)
+          seed += 1
+        }
+      }
+    }
+  }
+
+  func testConfigurations() throws {
+    for descriptor in ConvTestSupport.resnet50Shapes {
+      let p = try ConvProblem(descriptor: descriptor)
+      let configs = backend.configurations(for: p)
+      XCTAssertFalse(configs.isEmpty)
+      XCTAssertLessThanOrEqual(configs.count, 8, descriptor)
+      XCTAssertEqual(Set(configs).count, configs.count, "\(descriptor): duplicate configurations")
+      let prepared = try backend.prepare(p, weights: .random(for: p, seed: 0), config: .default)
+      XCTAssertEqual(prepared.config, configs[0], "\(descriptor): the default is the first configuration")
+    }
+  }
+
+  func testRejectsInvalidConfigurations() {
+    let p = ConvProblem(inChannels: 4, inHeight: 5, outChannels: 6, kernelHeight: 3)
+    let weights = ConvWeights.random(for: p, seed: 0)
+    for bad in [["x": 1], ["mr": 5], ["mr": 16, "nr": 2], ["nr": 3], ["kc": -1], ["split": 7]] {
+      XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: BackendConfig(bad)), "\(bad)")
+    }
+    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 12, "nr": 2])))
+  }
+
+  func testWorkspaceOnlyWhenPadded() throws {
+    let unpadded = ConvProblem(inChannels: 8, inHeight: 6, outChannels: 8, kernelHeight: 3)
+    let padded = ConvProblem(inChannels: 8, inHeight: 6, outChannels: 8, kernelHeight: 3, padHeight: 1)
+    XCTAssertEqual(try backend.prepare(unpadded, weights: .random(for: unpadded, seed: 0), config: .default).workspaceBytes, 0)
+    XCTAssertEqual(try backend.prepare(padded, weights: .random(for: padded, seed: 0), config: .default).workspaceBytes,
+                   8 * 8 * 8 * MemoryLayout<Float>.size)
+  }
+
+  func testRegistered() {
+    XCTAssertEqual(BackendRegistry.named("tiled-simd")?.availability, .available)
+  }
+
+  // MARK: - SIMDGemm
+
+  /// Sizes around the register tile (8 rows), the vector (16) and the panel (32).
+  private static let gemmSizes = [1, 5, 16, 17, 31, 33, 64]
+
+  /// `SIMDGemm.multiply` against a Float64 triple loop, over every (m, n, k) in
+  /// `gemmSizes`³, with accumulate, bias, residual and ReLU varied and padded strides.
+  func testGemmMatchesTripleLoop() {
+    var rng = SeededGenerator(seed: 11)
+    var index = 0
+    for m in Self.gemmSizes {
+      for n in Self.gemmSizes {
+        for k in Self.gemmSizes {
+          checkGemm(m: m, n: n, k: k, variant: index, rng: &rng)
+          index += 1
+        }
+      }
+    }
+  }
+
+  /// Sizes that cross the row block (128) and the reduction block (256).
+  func testGemmAcrossCacheBlocks() {
+    var rng = SeededGenerator(seed: 12)
+    for (index, (m, n, k)) in [(200, 70, 600), (129, 33, 257), (300, 96, 512)].enumerated() {
+      for variant in 0..<4 { checkGemm(m: m, n: n, k: k, variant: index * 4 + variant, rng: &rng) }
+    }
+  }
+
+  /// One product; `variant` picks the epilogue switches and the padding of the strides.
+  private func checkGemm(m: Int, n: Int, k: Int, variant: Int, rng: inout SeededGenerator,
+                         file: StaticString = #filePath, line: UInt = #line) {
+    let accumulate = variant % 2 == 1, useBias = variant % 3 != 0, useResidual = variant % 4 >= 2, relu = variant % 5 < 3
+    let lda = k + variant % 3, ldb = n + variant % 2, ldc = n + variant % 4, ldr = n + 1
+    let a = rng.normals(m * lda), bSource = rng.normals(k * ldb)
+    let bias = rng.normals(n), residual = rng.normals(m * ldr), initial = rng.normals(m * ldc)
+    var c = initial
+    let packed = bSource.withUnsafeBufferPointer { PackedGemmB(k: k, n: n, source: $0.baseAddress!, ldb: ldb) }
+    a.withUnsafeBufferPointer { pa in
+      bias.withUnsafeBufferPointer { pb in
+        residual.withUnsafeBufferPointer { pr in
+          c.withUnsafeMutableBufferPointer { pc in
+            SIMDGemm.multiply(
+              m: m, a: pa.baseAddress!, lda: lda, b: packed, c: pc.baseAddress!, ldc: ldc, accumulate: accumulate,
+              bias: useBias ? pb.baseAddress! : nil, residual: useResidual ? pr.baseAddress! : nil, ldr: ldr, relu: relu)
+          }
+        }
+      }
+    }
+    var worst = 0.0
+    var wrotePadding = false
+    for i in 0..<m {
+      for j in 0..<n {
+        var sum = accumulate ? Double(initial[i * ldc + j]) : 0
+        for l in 0..<k { sum += Double(a[i * lda + l]) * Double(bSource[l * ldb + j]) }
+        if useBias { sum += Double(bias[j]) }
+        if useResidual { sum += Double(residual[i * ldr + j]) }
+        if relu { sum = max(sum, 0) }
+        worst = max(worst, abs(Double(c[i * ldc + j]) - sum) / max(1, abs(sum)))
+      }
+      // Columns of C past n belong to the caller.
+      for j in n..<ldc where c[i * ldc + j] != initial[i * ldc + j] { wrotePadding = true }
+    }
+    let what = "m=\(m) n=\(n) k=\(k) accumulate=\(accumulate) bias=\(useBias) residual=\(useResidual) relu=\(relu)"
+    XCTAssertFalse(wrotePadding, "\(what): wrote past column n", file: file, line: line)
+    XCTAssertLessThanOrEqual(worst, Tolerance.direct(reductionLength: k + 2), what, file: file, line: line)
+  }
+}
