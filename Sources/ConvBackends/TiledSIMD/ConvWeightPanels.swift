@@ -9,7 +9,7 @@ import ConvCore
 /// `p·R·S·C·width + c0·R·S·width` floats. When one block holds all channels
 /// this is `[kh][kw][c][width]`, and for a fixed `kh` the `(kw, c)` steps are
 /// contiguous like the NHWC input row they multiply.
-struct ConvWeightPanels: @unchecked Sendable {
+struct ConvWeightPanels: Sendable {
   /// Output channels per panel.
   let width: Int
   let panelCount: Int
