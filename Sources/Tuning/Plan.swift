@@ -29,6 +29,19 @@ public struct Plan: Codable, Sendable {
   /// The `--max-error` override, or nil when each backend's own tolerance applied.
   public var maxError: Double?
   public var shapes: [ShapePlan]
+  /// The in-network check that followed the per-shape search; absent when it was skipped.
+  public var refinement: Refinement?
+
+  /// Whole-network timings behind the in-network check (see `Tuner`).
+  public struct Refinement: Codable, Sendable {
+    /// Median end-to-end milliseconds of each engine timed side by side:
+    /// `plan (per shape)` (the per-shape choices) and every backend alone.
+    public var networkMs: [String: Double]
+    /// Shapes whose choice changed because another engine ran them faster inside the network.
+    public var changedShapes: Int
+    /// Interleaved rounds timed.
+    public var rounds: Int
+  }
 
   /// One distinct convolution shape.
   public struct ShapePlan: Codable, Sendable {

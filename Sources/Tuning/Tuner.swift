@@ -17,6 +17,12 @@ public struct TuningOptions {
   public var dropFactor = 2.0
   /// Seeds the weights and input each shape is measured with.
   public var seed: UInt64 = 0
+  /// After the per-shape search, time the whole network with the per-shape
+  /// choices and with every backend alone, and keep per shape whichever ran
+  /// it fastest inside the network.
+  public var refineInNetwork = true
+  /// Interleaved whole-network rounds of that check.
+  public var refinementRounds = 5
 
   public init(backends: [any ConvolutionBackend]) { self.backends = backends }
 }
@@ -80,12 +86,92 @@ public final class Tuner {
                + (chosen.map { "best \($0.backend) [\($0.config)] \(String(format: "%.3f", $0.medianMs ?? 0)) ms" } ?? "no candidate accepted")
                + ", \(Int(left)) s of budget left")
     }
-    return Plan(
+    var plan = Plan(
       schemaVersion: Plan.currentSchemaVersion, fingerprint: fingerprint, fingerprintId: fingerprint.id,
       model: model.name, variant: model.variant.rawValue, batch: model.batch, inputSize: model.inputSize,
       classes: model.classes, threads: pool.threadCount, createdAt: ISO8601DateFormatter().string(from: Date()),
-      budgetSeconds: options.budgetSeconds, elapsedSeconds: Stopwatch.now() - start, maxError: options.maxError,
-      shapes: results)
+      budgetSeconds: options.budgetSeconds, elapsedSeconds: 0, maxError: options.maxError,
+      shapes: results, refinement: nil)
+    if options.refineInNetwork && !toMeasure.isEmpty {
+      refineInNetwork(&plan, only: Set(toMeasure.map { $0.problem.descriptor }))
+    }
+    plan.elapsedSeconds = Stopwatch.now() - start
+    return plan
+  }
+
+  /// The per-shape search times each shape alone, with its weights and input
+  /// hot in cache from the previous repetition. Inside a network they are not:
+  /// a configuration that wins in isolation can lose there (Winograd's
+  /// per-thread split wins when its transformed filters stay in L2 between
+  /// repetitions, not when 50 other layers run in between). So the network is
+  /// timed side by side with the per-shape choices and with each backend alone
+  /// (default configurations), and each shape keeps whichever engine ran its
+  /// layers fastest in the network, provided that engine's configuration for
+  /// it passed the accuracy check of the per-shape search. Only the shapes in
+  /// `only` (those just measured) may change.
+  func refineInNetwork(_ plan: inout Plan, only: Set<String>) {
+    guard let weights = try? ResNetWeights.fold(ResNetWeights.seeded(for: model, seed: options.seed), for: model),
+          let assignment = try? plan.bindings(for: model) else { return }
+    let planName = "plan (per shape)"
+    var engines: [(name: String, engine: InferenceEngine)] = []
+    if let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assign: { assignment[$0.name]! }) {
+      engines.append((planName, e))
+    }
+    for backend in options.backends where backend.name != "naive" && backend.availability.isAvailable {
+      if let e = try? InferenceEngine(model: model, weights: weights, backend: backend, pool: pool) { engines.append((backend.name, e)) }
+    }
+    guard engines.count > 1 else { return }
+    var rng = SeededGenerator(seed: ~options.seed)
+    let image = rng.normals(engines[0].engine.input.count)
+    let layerCount = model.layers.count
+    var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: engines.count)
+    var networkSamples = Array(repeating: [Double](), count: engines.count)
+    var seconds = [Double](repeating: 0, count: layerCount)
+    for e in engines { e.engine.setInput(image); e.engine.run() }
+    for _ in 0..<options.refinementRounds {
+      for (i, e) in engines.enumerated() {
+        let total = seconds.withUnsafeMutableBufferPointer { buf in Stopwatch.time { e.engine.run(layerSeconds: buf.baseAddress) } }
+        networkSamples[i].append(total)
+        for l in 0..<layerCount { layerSamples[i][l].append(seconds[l]) }
+      }
+    }
+    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+    let layerMedians = layerSamples.map { $0.map(median) }
+    let indexOfLayer = Dictionary(uniqueKeysWithValues: model.layers.enumerated().map { ($1.name, $0) })
+    var changed = 0
+    for s in plan.shapes.indices where only.contains(plan.shapes[s].descriptor) {
+      let layers = plan.shapes[s].layers.compactMap { indexOfLayer[$0] }
+      guard let first = layers.first else { continue }
+      let cost = engines.indices.map { e in layers.reduce(0) { $0 + layerMedians[e][$1] } }
+      let best = cost.indices.min { cost[$0] < cost[$1] }!
+      guard best != 0 else { continue }
+      let binding = engines[best].engine.bindings[first]
+      let problem = model.layers[first].problem
+      // An engine built with `.default` runs the backend's default, which is
+      // the first of its configurations; name it as the search did.
+      let config = (binding.config == .default ? binding.backend.configurations(for: problem).first ?? .default : binding.config).description
+      let backend = binding.backend.name
+      guard backend != plan.shapes[s].backend || config != plan.shapes[s].config,
+            let target = plan.shapes[s].candidates.firstIndex(where: { c in
+              c.backend == backend && c.config == config && (c.status == .accepted || c.status == .dropped)
+                && (c.maxError ?? .infinity) <= (c.tolerance ?? 0)
+            })
+      else { continue }
+      changed += 1
+      let perUse = { (e: Int) in String(format: "%.3f", cost[e] * 1e3 / Double(layers.count)) }
+      for c in plan.shapes[s].candidates.indices where plan.shapes[s].candidates[c].status == .chosen {
+        plan.shapes[s].candidates[c].status = .accepted
+        plan.shapes[s].candidates[c].reason = "fastest alone, but \(perUse(0)) ms per layer inside the network against \(perUse(best)) ms for \(backend) [\(config)]"
+      }
+      plan.shapes[s].candidates[target].status = .chosen
+      plan.shapes[s].candidates[target].reason = "chosen by the in-network check: \(perUse(best)) ms per layer inside the network"
+      plan.shapes[s].backend = backend
+      plan.shapes[s].config = config
+    }
+    let networkMs = Dictionary(uniqueKeysWithValues: engines.indices.map { (engines[$0].name, median(networkSamples[$0]) * 1e3) })
+    plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: options.refinementRounds)
+    progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name]!)) ms" }.joined(separator: ", ")
+             + "; \(changed) shape(s) changed")
   }
 
   /// Candidate order: backends that are good general defaults first (so a

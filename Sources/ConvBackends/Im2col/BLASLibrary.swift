@@ -120,11 +120,22 @@ public final class OpenBLAS: RowMajorSGEMM, @unchecked Sendable {
   private let config: GetString
   private let coreName: GetString
 
+  /// OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after a call
+  /// before they sleep. When `run` alternates backends round by round, that
+  /// spin lands on the next backend's inference and made the rows after an
+  /// OpenBLAS row noisy (CV 30–50%). 2^20 cycles (~0.4 ms) still keeps them
+  /// awake between the layers of one inference. Applied unless the user set
+  /// it, before the library reads it at load; `env` reports the value.
+  static let threadTimeoutExponent = "20"
+
   /// The process's OpenBLAS, or why there is none.
-  public static let shared: Result<OpenBLAS, BackendError> = BLASLibrary.open(
-    candidates: BLASCandidates.openBLAS, override: "RESNET_BENCH_OPENBLAS_LIBRARY",
-    required: ["cblas_sgemm", "openblas_set_num_threads", "openblas_get_config", "openblas_get_corename"]
-  ).map(OpenBLAS.init).mapError { BackendError("OpenBLAS not loadable (\($0.message)); install libopenblas-dev") }
+  public static let shared: Result<OpenBLAS, BackendError> = {
+    setenv("OPENBLAS_THREAD_TIMEOUT", threadTimeoutExponent, 0)
+    return BLASLibrary.open(
+      candidates: BLASCandidates.openBLAS, override: "RESNET_BENCH_OPENBLAS_LIBRARY",
+      required: ["cblas_sgemm", "openblas_set_num_threads", "openblas_get_config", "openblas_get_corename"]
+    ).map(OpenBLAS.init).mapError { BackendError("OpenBLAS not loadable (\($0.message)); install libopenblas-dev") }
+  }()
 
   private init(_ library: BLASLibrary) {
     self.library = library
@@ -146,7 +157,8 @@ public final class OpenBLAS: RowMajorSGEMM, @unchecked Sendable {
     [("file", library.path),
      ("config", config().map { String(cString: $0) } ?? "?"),
      ("core", coreName().map { String(cString: $0) } ?? "?"),
-     ("OPENBLAS_CORETYPE", ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")]
+     ("OPENBLAS_CORETYPE", ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"),
+     ("OPENBLAS_THREAD_TIMEOUT", ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "(unset)")]
   }
 }
 
