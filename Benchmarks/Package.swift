@@ -20,17 +20,17 @@ let package = Package(
   dependencies: [
     .package(path: "../"),
     // Only the malloc interposer trait: the runtime interposer needs a package this machine kind does not mirror.
-    .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
   targets: [
     .executableTarget(
       name: "LayerBenchmarks",
       dependencies: [
-        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Benchmark", package: "benchmark"),
         .product(name: "ResNetBench", package: mainPackage),
       ],
       path: "Benchmarks/LayerBenchmarks",
       swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"])],
-      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
   ]
 )

@@ -6,7 +6,7 @@ import ResNet
 
 /// Every registered backend on every distinct convolution shape of
 /// ResNet-50 v1.5 (224×224, batch 1), with each backend's default
-/// configuration, on all cores. Names are "backend descriptor" so a
+/// configuration, on all cores. Names are "backend_descriptor" so a
 /// threshold file says which kernel on which layer moved.
 ///
 /// `RESNET_BENCH_BENCHMARK_BACKENDS=a,b` limits the backends (the naive one
@@ -38,7 +38,7 @@ let benchmarks: @Sendable () -> Void = {
     for backend in backends where backend.canRun(problem).isSupported {
       guard let prepared = try? backend.prepare(problem, weights: weights, config: .default) else { continue }
       let workspace = Workspace(byteCount: prepared.workspaceBytes)
-      Benchmark("\(backend.name) \(problem.descriptor)") { benchmark in
+      Benchmark("\(backend.name)_\(problem.descriptor)") { benchmark in
         for _ in benchmark.scaledIterations {
           prepared.run(input: input.pointer, output: output.pointer, residual: nil, relu: true,
                        workspace: workspace.pointer, pool: pool)
