@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 
+/// A class of this test bundle, to find the bundle.
+private final class Marker {}
+
 /// Runs the built `resnet-bench` binary as a user would.
 enum CommandLine {
   struct Result {
@@ -13,8 +16,9 @@ enum CommandLine {
   static var binary: URL {
     get throws {
       let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      let candidates = Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent("resnet-bench") }
-        + ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/resnet-bench") }
+      // Beside the test bundle first (any --scratch-path), then the default build folders.
+      let besideTests = Bundle(for: Marker.self).bundleURL.deletingLastPathComponent().appendingPathComponent("resnet-bench")
+      let candidates = [besideTests] + ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/resnet-bench") }
       guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
         throw XCTSkip("resnet-bench binary not built")
       }
