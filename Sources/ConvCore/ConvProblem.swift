@@ -65,6 +65,11 @@ public struct ConvProblem: Hashable, Codable, Sendable, CustomStringConvertible 
       && padHeight == 0 && padWidth == 0
   }
 
+  /// Largest value of any one field, and of any tensor's element count
+  /// (2³² floats, 16 GiB): beyond these a shape is refused, not allocated.
+  public static let maxDimension = 1 << 20
+  public static let maxElements = 1 << 32
+
   /// Why the shape cannot be computed, or nil when it is valid.
   public var invalidReason: String? {
     if batch < 1 { return "mb must be at least 1 (got \(batch))" }
@@ -77,8 +82,25 @@ public struct ConvProblem: Hashable, Codable, Sendable, CustomStringConvertible 
     if padHeight >= kernelHeight || padWidth >= kernelWidth {
       return "padding \(padHeight)x\(padWidth) must be smaller than the kernel \(kernelHeight)x\(kernelWidth)"
     }
+    let fields = [batch, inChannels, inHeight, inWidth, outChannels, kernelHeight, kernelWidth,
+                  strideHeight, strideWidth, padHeight, padWidth]
+    if let big = fields.first(where: { $0 > Self.maxDimension }) {
+      return "a dimension of \(big) exceeds the supported \(Self.maxDimension)"
+    }
     if inHeight + 2 * padHeight < kernelHeight || inWidth + 2 * padWidth < kernelWidth {
       return "the kernel \(kernelHeight)x\(kernelWidth) does not fit the padded input"
+    }
+    for (what, factors) in [("input", [batch, inHeight, inWidth, inChannels]),
+                            ("output", [batch, outHeight, outWidth, outChannels]),
+                            ("weight", [outChannels, inChannels, kernelHeight, kernelWidth])] {
+      var count = 1
+      for f in factors {
+        let (product, overflow) = count.multipliedReportingOverflow(by: f)
+        if overflow || product > Self.maxElements {
+          return "the \(what) tensor would hold more than \(Self.maxElements) values"
+        }
+        count = product
+      }
     }
     return nil
   }

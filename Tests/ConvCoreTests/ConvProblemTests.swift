@@ -75,6 +75,8 @@ final class ConvProblemTests: XCTestCase {
       ("mb1ic64ih56oc64kh3sh0", "sh and sw"),
       ("mb1ic64ih56oc64oh50kh3ph1", "oh50 does not match"),
       ("mb1ic64ih56oc64kh3n\"open", "unterminated name"),
+      ("mb1ic2000000ih8oc4kh3", "exceeds the supported"),
+      ("mb1ic100000ih100000oc4kh3", "input tensor would hold more than"),
     ]
     for (text, expected) in cases {
       XCTAssertThrowsError(try ConvProblem(descriptor: text), text) { error in
