@@ -13,7 +13,7 @@ struct ResNetBench: ParsableCommand {
       2 a usage or input error (bad flag, malformed file), with a one-line message.
       """,
     subcommands: [
-      LayersCommand.self, ConvCommand.self, TuneCommand.self, RunCommand.self, CompareCommand.self, ReportCommand.self, ExportWeightsCommand.self, EnvCommand.self,
+      LayersCommand.self, ConvCommand.self, TuneCommand.self, RunCommand.self, SoakCommand.self, CompareCommand.self, ReportCommand.self, ExportWeightsCommand.self, EnvCommand.self,
     ])
 
   static func main() {

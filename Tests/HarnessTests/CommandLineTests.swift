@@ -35,12 +35,19 @@ final class CommandLineTests: XCTestCase {
   }
 
   func testHelpOnEverySubcommand() throws {
-    for sub in ["layers", "conv", "run", "export-weights", "env"] {
+    for sub in ["layers", "conv", "tune", "run", "soak", "compare", "report", "export-weights", "env"] {
       let r = try CommandLine.run([sub, "--help"])
       XCTAssertEqual(r.status, 0, sub)
       XCTAssertTrue(r.stdout.contains("USAGE"), sub)
       XCTAssertTrue(r.stdout.contains("Example"), "\(sub) --help has no example")
     }
+  }
+
+  func testSoakKeepsMemoryFlatAndResultsBitIdentical() throws {
+    let r = try CommandLine.run(["soak", "--model", "resnet18", "--size", "32", "--backend", "winograd", "--iterations", "50"])
+    XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+    XCTAssertTrue(r.stdout.contains("bit-identical"), r.stdout)
+    XCTAssertEqual(try CommandLine.run(["soak", "--iterations", "1"]).status, 2)
   }
 
   func testLayersTotals() throws {
