@@ -90,6 +90,8 @@ extension ConvProblem {
     let name = String(rest)
     rest = rest[rest.endIndex...]
     if name.isEmpty { throw DescriptorError(message: "empty name after 'n' in descriptor '\(text)'") }
+    // A quote could not be printed back inside n"…"; found by fuzzing the round trip.
+    if name.contains("\"") { throw DescriptorError(message: "a quote inside the unquoted name '\(name)' in descriptor '\(text)'") }
     return name
   }
 }

@@ -12,7 +12,16 @@ public enum CSV {
   public static func escape(_ field: String) -> String {
     // Scalars, not Characters: "\r\n" is one Character and would match neither.
     guard field.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-    return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    // Doubled scalar by scalar: a quote followed by a combining mark is one
+    // Character, and a Character-level replace would miss it (found by fuzzing).
+    var quoted = String.UnicodeScalarView()
+    quoted.append("\"")
+    for scalar in field.unicodeScalars {
+      quoted.append(scalar)
+      if scalar == "\"" { quoted.append("\"") }
+    }
+    quoted.append("\"")
+    return String(quoted)
   }
 
   public static func line(_ fields: [String]) -> String { fields.map(escape).joined(separator: ",") + "\r\n" }

@@ -76,6 +76,7 @@ final class ConvProblemTests: XCTestCase {
       ("mb1ic64ih56oc64oh50kh3ph1", "oh50 does not match"),
       ("mb1ic64ih56oc64kh3n\"open", "unterminated name"),
       ("mb1ic2000000ih8oc4kh3", "exceeds the supported"),
+      ("mb1ic5ih8oc4kh3nab\"c", "a quote inside the unquoted name"),
       ("mb1ic100000ih100000oc4kh3", "input tensor would hold more than"),
     ]
     for (text, expected) in cases {

@@ -10,6 +10,9 @@ final class CSVTests: XCTestCase {
     let parsed = try CSV.parse(text)
     XCTAssertEqual(parsed, [fields, ["a", "b", "c", "d", "e", "f"]])
     XCTAssertEqual(try CSV.parse("x,y\n1,2"), [["x", "y"], ["1", "2"]], "bare LF and no final newline")
+    // A quote followed by a combining mark (one Character) is still doubled.
+    let combining = "a\"\u{07AF}b"
+    XCTAssertEqual(try CSV.parse(CSV.line([combining])), [[combining]])
   }
 
   func testMalformedCSV() {

@@ -24,7 +24,7 @@ final class CorpusReplayTests: XCTestCase {
 
   func testDescriptors() throws {
     for f in try files("descriptor") {
-      try expectRefusal(["conv", try String(contentsOf: f, encoding: .utf8), "--repetitions", "1"], f)
+      try expectRefusal(["conv", String(decoding: try Data(contentsOf: f), as: UTF8.self), "--repetitions", "1"], f)
     }
   }
 
