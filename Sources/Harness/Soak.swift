@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConvCore
 import Foundation
 import ResNet
 
@@ -29,7 +30,7 @@ public enum Soak {
     engine.run()
     let first = engine.logits
     let rssStart = residentBytes()
-    let start = Date()
+    let start = Stopwatch.now()
     for i in 1..<max(iterations, 2) {
       engine.run()
       if i % 100 == 0 { progress?(i) }
@@ -37,6 +38,6 @@ public enum Soak {
     let last = engine.logits
     let identical = first.count == last.count && zip(first, last).allSatisfy { $0.bitPattern == $1.bitPattern }
     return Result(iterations: max(iterations, 2), rssStart: rssStart, rssEnd: residentBytes(), identical: identical,
-                  seconds: Date().timeIntervalSince(start))
+                  seconds: Stopwatch.now() - start)
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConvBackends
 import ConvCore
 import ResNet
 
@@ -51,7 +52,7 @@ struct ThreadOptions: ParsableArguments {
   /// The resolved count, applied to every library; returns the project's pool.
   func configure() -> ThreadPool {
     let n = threads ?? ThreadPool.availableCores
-    ConvBackendsThreads.apply(n)
+    BackendRegistry.setLibraryThreads(n)
     return ThreadPool.shared(threads: n)
   }
 }
