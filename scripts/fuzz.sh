@@ -1,24 +1,69 @@
 #!/usr/bin/env bash
-# Builds each libFuzzer target in Fuzz/ and runs it for SECONDS (default 60),
-# seeded with the committed corpus. Exit 1 if any target finds a crash.
-# Usage: scripts/fuzz.sh [SECONDS]
+# Builds the libFuzzer targets of Fuzz/ (one per parser of user input) with
+# libFuzzer + AddressSanitizer and runs each for SECONDS (default 60), seeded
+# with the committed bad-input corpus (Tests/Corpus/<parser>) and the valid
+# seeds (Fuzz/Seeds/<parser>). Prints one summary line per target: executions,
+# coverage and findings. Exit 1 if any target finds a crash, a trap or a leak;
+# the input is kept as crash-<target>-* in the working folder.
+#
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#   TARGET is one of: descriptor csv safetensors npy plan (default: all)
+#
+# The build is a debug build on purpose: Swift's overflow and bounds checks
+# stay on (the release flags use -Ounchecked, which removes them), so an
+# arithmetic overflow in a parser is a finding rather than silent garbage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(descriptor csv safetensors npy plan)
+case $seconds in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2;; esac
+
+product() {
+  case $1 in
+    descriptor) echo FuzzDescriptor;; csv) echo FuzzCSV;; safetensors) echo FuzzSafetensors;;
+    npy) echo FuzzNpy;; plan) echo FuzzPlan;;
+    *) echo "fuzz.sh: unknown target '$1' (descriptor, csv, safetensors, npy, plan)" >&2; exit 2;;
+  esac
+}
+for t in "${targets[@]}"; do product "$t" >/dev/null; done
+
+# `--sanitize=fuzzer` makes SwiftPM link libFuzzer's main instead of the
+# target's own; the combined -Xswiftc flag is what instruments every module
+# for coverage (SwiftPM's two separate --sanitize flags reach the compiler
+# as address only: the objects then carry no coverage counters).
+build=(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address
+       -Xswiftc -sanitize=fuzzer,address)
+for t in "${targets[@]}"; do
+  echo "== building $(product "$t")" >&2
+  "${build[@]}" --product "$(product "$t")" 2>&1 | grep -E "error|Compiling|Build" | grep -v "^\[" >&2 || true
+done
+bin=$("${build[@]}" --show-bin-path)
+
+# Swift's own crash backtracer reads memory ASan then reports as a second
+# error; libFuzzer's stack trace is the one wanted here.
+export SWIFT_BACKTRACE=enable=no
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
-run() {  # name, corpus folder, sources...
-  local name=$1 seeds=$2; shift 2
-  swiftc -sanitize=fuzzer,address -parse-as-library -O "$@" -o "$work/$name" 2>/dev/null
-  mkdir -p "$work/$name-corpus"
-  cp "$seeds"/* "$work/$name-corpus/"
-  echo "== $name ($seconds s)" >&2
-  if ! "$work/$name" -max_total_time="$seconds" -artifact_prefix="$PWD/crash-$name-" "$work/$name-corpus" 2>"$work/$name.log"; then
-    status=1; tail -20 "$work/$name.log" >&2
+printf '%-12s %10s %8s %8s  %s\n' target executions exec/s coverage result
+for t in "${targets[@]}"; do
+  exe="$bin/$(product "$t")"
+  [ -x "$exe" ] || { echo "fuzz.sh: $exe was not built" >&2; status=1; continue; }
+  mkdir -p "$work/$t"
+  cp Tests/Corpus/"$t"/* "$work/$t/"
+  [ -d Fuzz/Seeds/"$t" ] && cp Fuzz/Seeds/"$t"/* "$work/$t/"
+  result=clean
+  if ! "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -dict="Fuzz/Dictionaries/$t.dict" \
+        -artifact_prefix="$PWD/crash-$t-" "$work/$t" >"$work/$t.log" 2>&1; then
+    status=1; result="FINDING (see crash-$t-*)"
+    grep -E "ERROR|Fatal error|SUMMARY|Test unit written" "$work/$t.log" | head -5 >&2
   fi
-  grep -E "^(Done|#[0-9]+ *DONE)" "$work/$name.log" | tail -1 >&2 || tail -1 "$work/$name.log" >&2
-}
-run descriptor Tests/Corpus/descriptor Sources/ConvCore/*.swift Fuzz/DescriptorFuzzer.swift
-run csv Tests/Corpus/csv Sources/Harness/CSV.swift Fuzz/CSVFuzzer.swift
+  done_line=$(grep -E "^#[0-9]+[[:space:]]+DONE" "$work/$t.log" | tail -1 || true)
+  runs=$(grep -oE "^Done [0-9]+ runs" "$work/$t.log" | grep -oE "[0-9]+" || echo "?")
+  speed=$(echo "$done_line" | grep -oE "exec/s: [0-9]+" | grep -oE "[0-9]+" || echo "?")
+  cov=$(echo "$done_line" | grep -oE "cov: [0-9]+" | grep -oE "[0-9]+" || echo "?")
+  printf '%-12s %10s %8s %8s  %s\n' "$t" "$runs" "$speed" "$cov" "$result"
+done
 exit $status

@@ -71,11 +71,11 @@ public enum NpyFile {
       guard let n = Int(d), n >= 0 else { throw WeightsFileError("\(source): malformed shape \(shapeText)") }
       shape.append(n)
     }
-    let (count, overflow) = shape.reduce((1, false)) { acc, d in
-      let (m, o) = acc.0.multipliedReportingOverflow(by: d); return (m, acc.1 || o)
+    guard let (count, needed) = tensorSize(shape: shape, elementSize: 4) else {
+      throw WeightsFileError("\(source): shape \(shape) is too large to address")
     }
-    guard !overflow, bytes.count - dataStart == count * 4 else {
-      throw WeightsFileError("\(source): shape \(shape) needs \(count * 4) data bytes from byte \(dataStart), the file has \(bytes.count - dataStart)")
+    guard bytes.count - dataStart == needed else {
+      throw WeightsFileError("\(source): shape \(shape) needs \(needed) data bytes from byte \(dataStart), the file has \(bytes.count - dataStart)")
     }
     var values = [Float](repeating: 0, count: count)
     for i in 0..<count {

@@ -67,7 +67,7 @@ public enum Safetensors {
         return n
       }
       let offsets = try offsetsAny.map { v -> Int in
-        guard let n = (v as? NSNumber)?.intValue, n >= 0 else {
+        guard let n = (v as? NSNumber)?.intValue, n >= 0, (v as? NSNumber)?.doubleValue == Double(n) else {
           throw WeightsFileError("\(source): tensor '\(name)' has malformed data_offsets \(offsetsAny)")
         }
         return n
@@ -77,13 +77,13 @@ public enum Safetensors {
         throw WeightsFileError("\(source): tensor '\(name)' has malformed data_offsets \(offsets)")
       }
       guard offsets[1] <= dataLength else {
-        throw WeightsFileError("\(source): truncated: tensor '\(name)' ends at byte \(dataStart + offsets[1]) but the file has \(data.count) bytes")
+        throw WeightsFileError("\(source): truncated: tensor '\(name)' ends at byte \(offsets[1]) of the data section, which has \(dataLength) bytes")
       }
-      let (count, overflow) = shape.reduce((1, false)) { acc, d in
-        let (m, o) = acc.0.multipliedReportingOverflow(by: d); return (m, acc.1 || o)
+      guard let (count, needed) = tensorSize(shape: shape, elementSize: elementSize) else {
+        throw WeightsFileError("\(source): tensor '\(name)' has shape \(shape), too large to address")
       }
-      guard !overflow, count * elementSize == offsets[1] - offsets[0] else {
-        throw WeightsFileError("\(source): tensor '\(name)' of shape \(shape) and dtype \(dtype) needs \(count * elementSize) bytes but its data_offsets span \(offsets[1] - offsets[0])")
+      guard needed == offsets[1] - offsets[0] else {
+        throw WeightsFileError("\(source): tensor '\(name)' of shape \(shape) and dtype \(dtype) needs \(needed) bytes but its data_offsets span \(offsets[1] - offsets[0])")
       }
       guard dtype == "F32" else { nonFloat[name] = dtype; continue }
       var values = [Float](repeating: 0, count: count)

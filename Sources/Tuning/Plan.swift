@@ -126,6 +126,11 @@ public struct Plan: Codable, Sendable {
     } catch {
       throw PlanError("\(source): malformed JSON (\(error.localizedDescription))")
     }
+    // Checked again on the decoded value: the check above is skipped when
+    // JSONSerialization refuses a document JSONDecoder accepts (duplicate keys).
+    guard plan.schemaVersion == currentSchemaVersion else {
+      throw PlanError("\(source): schema version \(plan.schemaVersion) is not supported (this build reads version \(currentSchemaVersion))")
+    }
     var seen = Set<String>()
     for shape in plan.shapes {
       do { _ = try ConvProblem(descriptor: shape.descriptor) } catch let e as DescriptorError {

@@ -84,6 +84,11 @@ final class WeightsFileTests: XCTestCase {
       (file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "needs 12 bytes"),
       (file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8)), "malformed data_offsets"),
       (file(header: #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "malformed shape"),
+      // Sizes that overflow Int must be refused, not wrap to a small byte count (fuzz findings).
+      (file(header: #"{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}"#), "too large to address"),
+      (file(header: #"{"a":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}"#), "too large to address"),
+      (file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,1e300]}}"#, data: [0, 0, 0, 0]), "malformed data_offsets"),
+      (file(header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,9223372036854775807]}}"#, data: [0, 0, 0, 0]), "ends at byte 9223372036854775807"),
     ]
     var huge = Data()
     withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { huge.append(contentsOf: $0) }
@@ -116,5 +121,14 @@ final class WeightsFileTests: XCTestCase {
     XCTAssertEqual(String(decoding: f8[20..<25], as: UTF8.self), "'<f4'")
     f8[23] = UInt8(ascii: "8")
     XCTAssertThrowsError(try NpyFile.decode(Data(f8))) { XCTAssertTrue("\($0)".contains("not supported"), "\($0)") }
+    // A shape whose byte count overflows Int is refused, not wrapped to 0 (fuzz finding).
+    // The header is padded with spaces, so a longer shape still fits in its stated length.
+    let header = data.prefix(data.count - 24)
+    let shape = try XCTUnwrap(header.range(of: Data("(2, 3)".utf8)))
+    for huge in ["(9223372036854775807,)", "(1, 4611686018427387904, 1, 4)"] {
+      var edited = header
+      edited.replaceSubrange(shape, with: Data(huge.utf8))
+      XCTAssertThrowsError(try NpyFile.decode(edited)) { XCTAssertTrue("\($0)".contains("too large to address"), "\($0)") }
+    }
   }
 }

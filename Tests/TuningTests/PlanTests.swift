@@ -56,6 +56,9 @@ final class PlanTests: XCTestCase {
       (good.prefix(good.count / 2), "malformed or truncated JSON"),
       (Data("[1, 2]".utf8), "wrong type"),
       (Data(text.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 99").utf8), "schema version 99"),
+      // A duplicate key makes JSONSerialization refuse the document while
+      // JSONDecoder reads it; the version must still be checked (fuzz finding).
+      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 0, \"batch\" : 1").utf8), "schema version 0"),
       (Data(text.replacingOccurrences(of: "\"inputSize\"", with: "\"size\"").utf8), "missing field 'inputSize'"),
       (Data(text.replacingOccurrences(of: "mb1ic3ih32", with: "mb1ic3ihXX").utf8), "field 'ih' has no number"),
       (Data(text.replacingOccurrences(of: "\"config\" : \"default\",\n      \"descriptor\"", with: "\"config\" : \"rows\",\n      \"descriptor\"").utf8), "malformed config"),

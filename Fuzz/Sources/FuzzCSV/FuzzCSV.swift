@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 
 /// libFuzzer entry point: any text must parse as CSV or throw
 /// CSV.ParseError; a parsed document, written back with CSV.line, must parse

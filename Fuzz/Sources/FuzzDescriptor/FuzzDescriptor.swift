@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 
 /// libFuzzer entry point: any bytes, read as text, must parse as a benchdnn
