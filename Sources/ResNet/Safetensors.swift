@@ -88,7 +88,7 @@ public enum Safetensors {
       guard dtype == "F32" else { nonFloat[name] = dtype; continue }
       var values = [Float](repeating: 0, count: count)
       values.withUnsafeMutableBytes { dst in
-        data.copyBytes(to: dst, from: data.startIndex + dataStart + offsets[0] ..< data.startIndex + dataStart + offsets[1])
+        _ = data.copyBytes(to: dst, from: data.startIndex + dataStart + offsets[0] ..< data.startIndex + dataStart + offsets[1])
       }
       for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
       dict[name] = NamedTensor(shape: shape, values: values)
