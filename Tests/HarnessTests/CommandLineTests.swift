@@ -97,6 +97,35 @@ final class CommandLineTests: XCTestCase {
 
 /// tune → plan.json → run --plan, and the ways a plan can be unusable.
 final class PlanCommandLineTests: XCTestCase {
+  /// SIGINT in the middle of `tune --output FILE` leaves FILE as it was
+  /// (here, an older plan) and no partial file beside it.
+  func testInterruptedTuneLeavesTheOutputFileUntouched() throws {
+    let dir = try CommandLine.temporaryDirectory()
+    let plan = dir.appendingPathComponent("plan.json")
+    try Data("an older plan".utf8).write(to: plan)
+    let process = Process()
+    process.executableURL = try CommandLine.binary
+    // Large enough that the search is still running when interrupted.
+    process.arguments = ["tune", "--model", "resnet18", "--size", "224", "--budget", "120", "--output", plan.path]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    var progress = ""
+    while !progress.contains("shape 2/") {
+      let chunk = err.fileHandleForReading.availableData
+      if chunk.isEmpty { break }  // the process ended
+      progress += String(decoding: chunk, as: UTF8.self)
+    }
+    XCTAssertTrue(progress.contains("shape 2/"), "tune ended before it could be interrupted: \(progress)")
+    process.interrupt()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+    XCTAssertEqual(process.terminationStatus, SIGINT)
+    XCTAssertEqual(try String(contentsOf: plan, encoding: .utf8), "an older plan")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["plan.json"])
+  }
+
   func testTuneThenRunWithThePlanAndCSVComparedWithItself() throws {
     let dir = try CommandLine.temporaryDirectory()
     let plan = dir.appendingPathComponent("plan.json").path
