@@ -37,7 +37,10 @@ build=(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuz
        -Xswiftc -sanitize=fuzzer,address)
 for t in "${targets[@]}"; do
   echo "== building $(product "$t")" >&2
-  "${build[@]}" --product "$(product "$t")" 2>&1 | grep -E "error|Compiling|Build" | grep -v "^\[" >&2 || true
+  if ! log=$("${build[@]}" --product "$(product "$t")" 2>&1); then
+    echo "$log" | grep -v "ld.gold: warning" | tail -20 >&2
+    echo "fuzz.sh: building $(product "$t") failed" >&2; exit 2
+  fi
 done
 bin=$("${build[@]}" --show-bin-path)
 
