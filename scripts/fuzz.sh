@@ -8,6 +8,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   TARGET is one of: descriptor csv safetensors npy plan (default: all)
+#   SECONDS 0 replays the corpus and seeds once without mutating them (what
+#   scripts/test.sh runs: it is deterministic and keeps the targets building).
 #
 # The build is a debug build on purpose: Swift's overflow and bounds checks
 # stay on (the release flags use -Ounchecked, which removes them), so an
@@ -58,7 +60,8 @@ for t in "${targets[@]}"; do
   cp Tests/Corpus/"$t"/* "$work/$t/"
   [ -d Fuzz/Seeds/"$t" ] && cp Fuzz/Seeds/"$t"/* "$work/$t/"
   result=clean
-  if ! "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -dict="Fuzz/Dictionaries/$t.dict" \
+  if [ "$seconds" -eq 0 ]; then budget=(-runs=0); else budget=(-max_total_time="$seconds"); fi
+  if ! "$exe" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -dict="Fuzz/Dictionaries/$t.dict" \
         -artifact_prefix="$PWD/crash-$t-" "$work/$t" >"$work/$t.log" 2>&1; then
     status=1; result="FINDING (see crash-$t-*)"
     grep -E "ERROR|Fatal error|SUMMARY|Test unit written" "$work/$t.log" | head -5 >&2
