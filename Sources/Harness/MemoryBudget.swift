@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 import ResNet
 
@@ -23,11 +24,37 @@ public enum MemoryBudget {
   /// more than the machine's physical memory.
   public static func check(_ model: ResNetModel, engines: Int) throws {
     let needed = bytesPerEngine(model) * Double(engines + 1)
+    try refuse(ifNeeded: needed, what: "\(model.name) at batch \(model.batch), \(model.inputSize)×\(model.inputSize)",
+               for: "\(engines) backend(s) and the reference")
+  }
+
+  /// Bytes `conv` needs for one problem, estimated from above: input, output
+  /// and residual each held twice (generated values and the aligned copy),
+  /// the filters five times (the generated copy, and one backend's prepared
+  /// copy at a time, Winograd F(4×4,3×3)'s 36/9 = 4× being the largest), an
+  /// im2col-sized workspace, and with `reference` the Float64 copies of
+  /// input, output and filters.
+  public static func bytes(for problem: ConvProblem, reference: Bool) -> Double {
+    let (input, output, weights) = (Double(problem.inputCount), Double(problem.outputCount), Double(problem.weightCount))
+    let workspace = Double(problem.batch * problem.outHeight * problem.outWidth) * Double(problem.reductionLength)
+    var floats = 2 * input + 4 * output + 5 * weights + workspace
+    if reference { floats += 2 * (input + output + weights) }
+    return floats * Double(MemoryLayout<Float>.stride)
+  }
+
+  /// Throws when one convolution (with or without the Float64 check) would
+  /// need more than the machine's physical memory.
+  public static func check(_ problem: ConvProblem, reference: Bool) throws {
+    try refuse(ifNeeded: bytes(for: problem, reference: reference), what: problem.descriptor,
+               for: reference ? "its buffers and the Float64 check" : "its buffers")
+  }
+
+  private static func refuse(ifNeeded needed: Double, what: String, for purpose: String) throws {
     let available = Double(ProcessInfo.processInfo.physicalMemory)
     if needed > available {
       let gib = 1024.0 * 1024 * 1024
-      throw TooLarge(description: "\(model.name) at batch \(model.batch), \(model.inputSize)×\(model.inputSize) needs about "
-        + "\(fixed(needed / gib, 1)) GiB for \(engines) backend(s) and the reference; this machine has \(fixed(available / gib, 1)) GiB")
+      throw TooLarge(description: "\(what) needs about \(fixed(needed / gib, 1)) GiB for \(purpose); "
+        + "this machine has \(fixed(available / gib, 1)) GiB")
     }
   }
 }

@@ -54,6 +54,7 @@ struct ConvCommand: ParsableCommand {
     do { problem = try ConvProblem(descriptor: descriptor) } catch let e as DescriptorError { throw InputError(e.message) }
     let backends: [any ConvolutionBackend]
     do { backends = try BackendRegistry.resolve(backend) } catch let e as BackendError { throw InputError(e.message) }
+    do { try MemoryBudget.check(problem, reference: check) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
     let pool = threading.configure()
     let wantedConfig = config.flatMap(BackendConfig.init(parsing:)) ?? .default
     let weights = ConvWeights.random(for: problem, seed: seed)

@@ -13,6 +13,8 @@ final class CommandLineTests: XCTestCase {
       (["conv", "mb1ic8ih8oc8kh3", "--backend", "fastest"], "unknown backend 'fastest'"),
       (["conv", "mb1ic8ih8oc8kh3", "--threads", "0"], "--threads must be between 1 and 1024"),
       (["conv", "mb1ic8ih8oc8kh3", "--config", "rows"], "malformed --config"),
+      // 2^32 input values: refused before anything is allocated.
+      (["conv", "mb1ic4096ih1024iw1024oc4096kh1kw1", "--check"], "needs about"),
       (["layers", "--model", "resnet51"], "unknown model 'resnet51'"),
       (["layers", "--variant", "v2"], "unknown variant 'v2'"),
       (["layers", "--size", "8"], "--size must be between 32"),
