@@ -32,10 +32,7 @@ struct CompareCommand: ParsableCommand {
   }
 
   func run() throws {
-    let result: Compare.Result
-    do {
-      result = try Compare.compare(baseline: BenchmarkRecord.load(baseline), current: BenchmarkRecord.load(current), thresholdPercent: threshold)
-    } catch let e as CSV.ParseError { throw InputError(e.message) } catch let e as Compare.UnusableInput { throw InputError(e.message) }
+    let result = try Compare.compare(baseline: BenchmarkRecord.load(baseline), current: BenchmarkRecord.load(current), thresholdPercent: threshold)
     if result.fingerprintsDiffer {
       note("warning: the files come from different machines or builds (fingerprints differ); timings may not be comparable")
     }

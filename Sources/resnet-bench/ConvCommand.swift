@@ -50,11 +50,9 @@ struct ConvCommand: ParsableCommand {
   }
 
   func run() throws {
-    let problem: ConvProblem
-    do { problem = try ConvProblem(descriptor: descriptor) } catch let e as DescriptorError { throw InputError(e.message) }
-    let backends: [any ConvolutionBackend]
-    do { backends = try BackendRegistry.resolve(backend) } catch let e as BackendError { throw InputError(e.message) }
-    do { try MemoryBudget.check(problem, reference: check) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
+    let problem = try ConvProblem(descriptor: descriptor)
+    let backends = try BackendRegistry.resolve(backend)
+    try MemoryBudget.check(problem, reference: check)
     let pool = threading.configure()
     let wantedConfig = config.flatMap(BackendConfig.init(parsing:)) ?? .default
     let weights = ConvWeights.random(for: problem, seed: seed)
@@ -76,8 +74,7 @@ struct ConvCommand: ParsableCommand {
         table.add([b.name, "-", "unsupported: \(why)"])
         continue
       }
-      let prepared: PreparedConvolution
-      do { prepared = try b.prepare(problem, weights: weights, config: wantedConfig) } catch let e as BackendError { throw InputError(e.message) }
+      let prepared = try b.prepare(problem, weights: weights, config: wantedConfig)
       let workspace = Workspace(byteCount: prepared.workspaceBytes)
       let go = {
         prepared.run(input: input.pointer, output: output.pointer, residual: residualBuffer.map { UnsafePointer($0.pointer) },

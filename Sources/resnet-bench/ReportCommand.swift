@@ -24,10 +24,8 @@ struct ReportCommand: ParsableCommand {
   var html: String
 
   func run() throws {
-    do {
-      let page = try HTMLReport.render(BenchmarkRecord.load(csv), source: csv)
-      try AtomicFile.write(Data(page.utf8), to: URL(fileURLWithPath: html))
-      note("wrote \(html)")
-    } catch let e as CSV.ParseError { throw InputError(e.message) }
+    let page = try HTMLReport.render(BenchmarkRecord.load(csv), source: csv)
+    try AtomicFile.write(Data(page.utf8), to: URL(fileURLWithPath: html))
+    note("wrote \(html)")
   }
 }

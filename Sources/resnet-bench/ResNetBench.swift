@@ -3,6 +3,12 @@ import Foundation
 
 /// The root command. Errors end the process with a one-line message and exit
 /// code 2 (usage or input); a failed check exits 1; success 0.
+///
+/// Commands let the library's errors (DescriptorError, BackendError,
+/// PlanError, WeightsFileError, ModelError, CSV.ParseError,
+/// Compare.UnusableInput, MemoryBudget.TooLarge) propagate: each describes
+/// itself in one line naming the problem, and `main` prints that line and
+/// exits 2. A command catches one only to add context.
 @main
 struct ResNetBench: ParsableCommand {
   static let configuration = CommandConfiguration(

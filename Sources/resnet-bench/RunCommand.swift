@@ -79,33 +79,27 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
-    let chosen: [any ConvolutionBackend]
-    do { chosen = try BackendRegistry.resolve(backend ?? backends) } catch let e as BackendError { throw InputError(e.message) }
+    let chosen = try BackendRegistry.resolve(backend ?? backends)
     let runnable = chosen.filter { b in
       if let why = b.availability.reason { note("skipping \(b.name): \(why)"); return false }
       return true
     }
     guard !runnable.isEmpty else { throw InputError("no available backend among '\(backend ?? backends)'") }
-    do { try MemoryBudget.check(net, engines: runnable.count + (plan == nil ? 0 : 1)) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
-    let inputs: NetworkInputs
-    do { inputs = try NetworkInputs.load(for: net, weightsFile: weights, inputFile: input, seed: seed) }
-    catch let e as WeightsFileError { throw InputError(e.message) }
-    catch let e as ModelError { throw InputError(e.message) }
+    try MemoryBudget.check(net, engines: runnable.count + (plan == nil ? 0 : 1))
+    let inputs = try NetworkInputs.load(for: net, weightsFile: weights, inputFile: input, seed: seed)
 
     var planAssignment: [String: (any ConvolutionBackend, BackendConfig)]?
     let here = MachineFingerprint.current(threads: pool.threadCount)
     let plan = self.plan ?? PlanSearch.find(in: "results", for: net, fingerprint: here)
     if self.plan == nil, let plan { note("using \(plan), a plan for this model made on this machine (fingerprint \(here.id))") }
     if let plan {
-      do {
-        let loaded = try Plan.load(from: URL(fileURLWithPath: plan))
-        planAssignment = try loaded.bindings(for: net)
-        if loaded.fingerprintId != here.id || loaded.threads != pool.threadCount {
-          let message = "plan \(plan) was measured on machine \(loaded.fingerprintId) with \(loaded.threads) threads; this is \(here.id) with \(pool.threadCount) threads"
-          if strict { throw InputError(message) }
-          note("warning: \(message); its choices may not be the fastest here")
-        }
-      } catch let e as PlanError { throw InputError(e.message) }
+      let loaded = try Plan.load(from: URL(fileURLWithPath: plan))
+      planAssignment = try loaded.bindings(for: net)
+      if loaded.fingerprintId != here.id || loaded.threads != pool.threadCount {
+        let message = "plan \(plan) was measured on machine \(loaded.fingerprintId) with \(loaded.threads) threads; this is \(here.id) with \(pool.threadCount) threads"
+        if strict { throw InputError(message) }
+        note("warning: \(message); its choices may not be the fastest here")
+      }
     }
     note("\(net.name) \(net.variant.rawValue), batch \(net.batch), \(net.inputSize)x\(net.inputSize), \(pool.threadCount) threads, weights: \(inputs.weightsSource)")
     var candidates = try runnable.map { try BenchmarkCandidate.backend($0, model: net, weights: inputs.weights, pool: pool) }

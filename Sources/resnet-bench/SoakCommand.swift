@@ -44,22 +44,20 @@ struct SoakCommand: ParsableCommand {
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
-    do { try MemoryBudget.check(net, engines: 1) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
+    try MemoryBudget.check(net, engines: 1)
     let inputs = try NetworkInputs.load(for: net, weightsFile: nil, inputFile: nil, seed: seed)
     let engine: InferenceEngine
     let what: String
-    do {
-      if let plan {
-        let assignment = try Plan.load(from: URL(fileURLWithPath: plan)).bindings(for: net)
-        engine = try InferenceEngine(model: net, weights: inputs.weights, pool: pool) { assignment[$0.name]! }
-        let used = Set(engine.bindings.map(\.backend.name)).sorted()
-        what = "plan \(plan) (backends: \(used.joined(separator: ", ")))"
-      } else {
-        guard let b = BackendRegistry.named(backend) else { throw InputError("unknown backend '\(backend)'; known: \(BackendRegistry.names.joined(separator: ", "))") }
-        engine = try InferenceEngine(model: net, weights: inputs.weights, backend: b, pool: pool)
-        what = "backend \(backend)"
-      }
-    } catch let e as PlanError { throw InputError(e.message) } catch let e as BackendError { throw InputError(e.message) }
+    if let plan {
+      let assignment = try Plan.load(from: URL(fileURLWithPath: plan)).bindings(for: net)
+      engine = try InferenceEngine(model: net, weights: inputs.weights, pool: pool) { assignment[$0.name]! }
+      let used = Set(engine.bindings.map(\.backend.name)).sorted()
+      what = "plan \(plan) (backends: \(used.joined(separator: ", ")))"
+    } else {
+      guard let b = BackendRegistry.named(backend) else { throw InputError("unknown backend '\(backend)'; known: \(BackendRegistry.names.joined(separator: ", "))") }
+      engine = try InferenceEngine(model: net, weights: inputs.weights, backend: b, pool: pool)
+      what = "backend \(backend)"
+    }
     note("\(net.name), \(iterations) inferences on \(what), \(pool.threadCount) threads")
     let r = Soak.run(engine, input: inputs.image, iterations: iterations, progress: { note("  \($0) inferences") })
     let mib = 1024.0 * 1024

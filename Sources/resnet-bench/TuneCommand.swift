@@ -53,18 +53,16 @@ struct TuneCommand: ParsableCommand {
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
-    var options: TuningOptions
-    do { options = TuningOptions(backends: try BackendRegistry.resolve(backends)) } catch let e as BackendError { throw InputError(e.message) }
+    var options = TuningOptions(backends: try BackendRegistry.resolve(backends))
     options.budgetSeconds = budget
     options.maxError = maxError
     options.repetitions = repetitions
-    let previous: Plan?
-    do { previous = try plan.map { try Plan.load(from: URL(fileURLWithPath: $0)) } } catch let e as PlanError { throw InputError(e.message) }
+    let previous = try plan.map { try Plan.load(from: URL(fileURLWithPath: $0)) }
     if let previous, previous.model != net.name || previous.variant != net.variant.rawValue || previous.batch != net.batch
       || previous.inputSize != net.inputSize || previous.classes != net.classes {
       throw InputError("--plan \(plan!) is for \(previous.model) \(previous.variant), batch \(previous.batch), size \(previous.inputSize), \(previous.classes) classes; this tune is for \(net.name) \(net.variant.rawValue), batch \(net.batch), size \(net.inputSize), \(net.classes) classes")
     }
-    do { try MemoryBudget.check(net, engines: 1) } catch let e as MemoryBudget.TooLarge { throw InputError(e.description) }
+    try MemoryBudget.check(net, engines: 1)
     let fingerprint = MachineFingerprint.current(threads: pool.threadCount)
     note("tuning \(net.distinctShapes.count) shapes of \(net.name) \(net.variant.rawValue) with \(pool.threadCount) threads, budget \(Int(budget)) s")
     let result = Tuner(model: net, options: options, pool: pool, progress: { note($0) }).tune(previous: previous, fingerprint: fingerprint)
