@@ -93,13 +93,8 @@ public struct ConvProblem: Hashable, Codable, Sendable, CustomStringConvertible 
     for (what, factors) in [("input", [batch, inHeight, inWidth, inChannels]),
                             ("output", [batch, outHeight, outWidth, outChannels]),
                             ("weight", [outChannels, inChannels, kernelHeight, kernelWidth])] {
-      var count = 1
-      for f in factors {
-        let (product, overflow) = count.multipliedReportingOverflow(by: f)
-        if overflow || product > Self.maxElements {
-          return "the \(what) tensor would hold more than \(Self.maxElements) values"
-        }
-        count = product
+      guard let size = tensorSize(shape: factors, elementSize: 1), size.count <= Self.maxElements else {
+        return "the \(what) tensor would hold more than \(Self.maxElements) values"
       }
     }
     return nil
@@ -127,4 +122,20 @@ public struct ConvProblem: Hashable, Codable, Sendable, CustomStringConvertible 
     guard let name else { return descriptor }
     return descriptor + "n\"\(name)\""
   }
+}
+
+/// The number of elements and bytes a tensor of `shape` needs, or nil when a
+/// dimension is negative or either count does not fit in an Int. Shapes from
+/// descriptors and file headers are untrusted: a shape such as [2^62] must be
+/// refused, not wrap to a small byte count.
+public func tensorSize(shape: [Int], elementSize: Int) -> (count: Int, bytes: Int)? {
+  var count = 1
+  for d in shape {
+    guard d >= 0 else { return nil }
+    let (m, overflow) = count.multipliedReportingOverflow(by: d)
+    if overflow { return nil }
+    count = m
+  }
+  let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+  return overflow ? nil : (count, bytes)
 }

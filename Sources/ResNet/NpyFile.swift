@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 
 /// NumPy `.npy` files (format version 1.0 and 2.0 read, 1.0 written), float32

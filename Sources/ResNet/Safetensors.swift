@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 
 /// A safetensors file that cannot be used; the message names the tensor or byte offset.

@@ -118,7 +118,7 @@ public struct Plan: Codable, Sendable {
     if data.isEmpty { throw PlanError("\(source): empty file") }
     if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
        let version = object["schemaVersion"] as? Int, version != currentSchemaVersion {
-      throw PlanError("\(source): schema version \(version) is not supported (this build reads version \(currentSchemaVersion))")
+      throw unsupportedVersion(version, source: source)
     }
     let plan: Plan
     do { plan = try JSONDecoder().decode(Plan.self, from: data) } catch let error as DecodingError {
@@ -128,9 +128,7 @@ public struct Plan: Codable, Sendable {
     }
     // Checked again on the decoded value: the check above is skipped when
     // JSONSerialization refuses a document JSONDecoder accepts (duplicate keys).
-    guard plan.schemaVersion == currentSchemaVersion else {
-      throw PlanError("\(source): schema version \(plan.schemaVersion) is not supported (this build reads version \(currentSchemaVersion))")
-    }
+    guard plan.schemaVersion == currentSchemaVersion else { throw unsupportedVersion(plan.schemaVersion, source: source) }
     var seen = Set<String>()
     for shape in plan.shapes {
       do { _ = try ConvProblem(descriptor: shape.descriptor) } catch let e as DescriptorError {
@@ -142,6 +140,10 @@ public struct Plan: Codable, Sendable {
       }
     }
     return plan
+  }
+
+  private static func unsupportedVersion(_ version: Int, source: String) -> PlanError {
+    PlanError("\(source): schema version \(version) is not supported (this build reads version \(currentSchemaVersion))")
   }
 
   private static func describe(_ error: DecodingError) -> String {
