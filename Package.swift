@@ -5,7 +5,19 @@ import PackageDescription
 /// the Swift SIMD kernels fall back to baseline x86-64 code that is two orders
 /// of magnitude slower (see README, "Build flags"), so a plain
 /// `swift build -c release` must already carry these flags.
+///
+/// Every module keeps Swift's bounds and overflow checks (`-O`): the parsers
+/// of user files (descriptors, plans, CSV, JSON, safetensors, .npy, HDF5) and
+/// the CLI live there, and a malformed file must be an error, not a wrap-around.
 let hostTuned: [SwiftSetting] = [
+  .unsafeFlags(["-target-cpu", "native"], .when(configuration: .release)),
+  .define("RESNET_BENCH_HOST_TUNED", .when(configuration: .release)),
+]
+
+/// The kernels alone are compiled without those checks (`-Ounchecked`): their
+/// inner loops index by values the module computed itself from validated
+/// shapes, and a check per load costs measurable time there.
+let kernelTuned: [SwiftSetting] = [
   .unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release)),
   .define("RESNET_BENCH_HOST_TUNED", .when(configuration: .release)),
 ]
@@ -26,8 +38,10 @@ let package = Package(
     /// ConvProblem, descriptors, the backend protocol, the Float64 reference,
     /// tolerances, aligned storage and the thread pool.
     .target(name: "ConvCore", swiftSettings: hostTuned),
-    /// Every convolution backend and the one registry that lists them.
-    .target(name: "ConvBackends", dependencies: ["ConvCore", "_LoaderShims"], swiftSettings: hostTuned),
+    /// Every convolution backend, the shared kernels (Kernels/: the register-tile
+    /// table, the outer-product microkernel, the packed GEMM) and the one
+    /// registry that lists the backends. The only module built unchecked.
+    .target(name: "ConvBackends", dependencies: ["ConvCore", "_LoaderShims"], swiftSettings: kernelTuned),
 
     // MARK: - Implementation details
 

@@ -3,7 +3,8 @@ import ConvCore
 
 /// The one list of convolution backends. The CLI, the tuner, the harness, the
 /// tests and the benchmarks all iterate over it; adding a backend means adding
-/// its folder and one line here.
+/// its folder and one line here. Whatever else differs between backends is a
+/// capability of the protocol, never a test of a name.
 public enum BackendRegistry {
   public static let all: [any ConvolutionBackend] = [
     NaiveDirectBackend(),
@@ -22,45 +23,43 @@ public enum BackendRegistry {
     all.first { $0.name == name }
   }
 
+  /// Position of `backend` in the registry (for deterministic orderings).
+  public static func index(of backend: any ConvolutionBackend) -> Int {
+    all.firstIndex { $0.name == backend.name } ?? all.count
+  }
+
   /// Resolves a comma-separated list (or `all`) to backends, failing on an unknown name.
   public static func resolve(_ list: String) throws -> [any ConvolutionBackend] {
     if list == "all" { return all }
-    return try list.split(separator: ",").map { raw in
+    var out: [any ConvolutionBackend] = []
+    for raw in list.split(separator: ",", omittingEmptySubsequences: false) {
       let name = raw.trimmingCharacters(in: .whitespaces)
       guard let backend = named(name) else {
-        throw BackendError("unknown backend '\(name)'; known: \(names.joined(separator: ", "))")
+        throw BackendError("unknown backend '\(name)'; known: \(names.joined(separator: ", ")) (or 'all')")
       }
-      return backend
+      if !out.contains(where: { $0.name == name }) { out.append(backend) }
     }
+    return out
   }
 
   /// Applies one thread count to every library that keeps its own.
   public static func setLibraryThreads(_ threads: Int) {
     for backend in all where backend.availability.isAvailable { backend.setLibraryThreads(threads) }
   }
-}
 
-extension BackendRegistry {
-  /// Backends tried, in order, for a layer that the requested backend cannot
-  /// compute (e.g. a strided layer under `winograd`): general direct methods,
-  /// fastest first as measured on the reference machine.
-  public static let fallbackOrder = ["tiled-simd", "im2col-openblas", "im2col-blis", "naive"]
-
-  public static func fallback(for problem: ConvProblem) -> (any ConvolutionBackend)? {
-    fallbackOrder.lazy.compactMap { named($0) }.first { $0.canRun(problem).isSupported }
+  /// Backends that may stand in for a layer another cannot compute, by `fallbackRank`.
+  public static var fallbackOrder: [any ConvolutionBackend] {
+    all.filter { $0.fallbackRank != nil }.sorted { $0.fallbackRank! < $1.fallbackRank! }
   }
-}
 
-extension BackendRegistry {
+  /// The first of `fallbackOrder` that can compute `problem`.
+  public static func fallback(for problem: ConvProblem) -> (any ConvolutionBackend)? {
+    fallbackOrder.first { $0.canRun(problem).isSupported }
+  }
+
   /// What each library-backed backend bound to and what the library reports
   /// about itself, as "Library.key" → value (e.g. "OpenBLAS.core" → "Haswell").
   public static var libraryDetails: [String: String] {
-    var out: [String: String] = [:]
-    for case let backend as Im2colGemmBackend in all {
-      guard case .success(let lib) = backend.library else { continue }
-      for (key, value) in lib.details { out["\(lib.libraryName).\(key)"] = value }
-      out["\(lib.libraryName).\(lib.gemmSymbol)"] = lib.library.symbolFile(lib.gemmSymbol) ?? "?"
-    }
-    return out
+    all.reduce(into: [:]) { out, backend in out.merge(backend.libraryDetails) { first, _ in first } }
   }
 }

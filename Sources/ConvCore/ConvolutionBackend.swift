@@ -26,7 +26,7 @@ public enum Support: Equatable, Sendable {
 
 /// Convolution weights as checkpoints store them, after BatchNorm folding.
 public struct ConvWeights: Sendable {
-  /// OIHW: [outChannels][inChannels][kernelHeight][kernelWidth].
+  /// OIHW: [outChannels][inChannels / groups][kernelHeight][kernelWidth].
   public var weights: [Float]
   /// One value per output channel.
   public var bias: [Float]
@@ -45,10 +45,23 @@ public struct ConvWeights: Sendable {
       bias: rng.normals(p.outChannels, std: 0.1))
   }
 
-  /// Reorders OIHW into O·H·W·I (channels innermost), the order an NHWC
-  /// direct loop or an NHWC im2col column reads them in.
+  /// Why these weights cannot be used for `p`, or nil: the one check every
+  /// backend relies on (see `ConvolutionBackend.prepare`), so no backend
+  /// indexes past a short array.
+  public func mismatch(for p: ConvProblem) -> String? {
+    if weights.count != p.weightCount || bias.count != p.outChannels {
+      return "\(weights.count) weights and \(bias.count) biases do not fit \(p.descriptor) "
+        + "(it needs \(p.weightCount) weights, OIHW \(p.outChannels)×\(p.groupInChannels)×\(p.kernelHeight)×\(p.kernelWidth), and \(p.outChannels) biases)"
+    }
+    if let i = weights.firstIndex(where: { !$0.isFinite }) { return "weight \(i) of \(p.descriptor) is \(weights[i])" }
+    if let i = bias.firstIndex(where: { !$0.isFinite }) { return "bias \(i) of \(p.descriptor) is \(bias[i])" }
+    return nil
+  }
+
+  /// Reorders OIHW into O·H·W·I (channels of the group innermost), the order
+  /// an NHWC direct loop or an NHWC im2col column reads them in.
   public func ohwi(for p: ConvProblem) -> [Float] {
-    let (o, c, r, s) = (p.outChannels, p.inChannels, p.kernelHeight, p.kernelWidth)
+    let (o, c, r, s) = (p.outChannels, p.groupInChannels, p.kernelHeight, p.kernelWidth)
     var out = [Float](repeating: 0, count: o * r * s * c)
     for oc in 0..<o { for ic in 0..<c { for kh in 0..<r { for kw in 0..<s {
       out[((oc * r + kh) * s + kw) * c + ic] = weights[((oc * c + ic) * r + kh) * s + kw]
@@ -118,37 +131,75 @@ public struct PhaseTimes: Sendable {
 
 /// A convolution algorithm. Backends are stateless descriptions; `prepare`
 /// does the per-layer work (weight packing) once, outside anything timed.
+///
+/// Everything the rest of the project needs to know about a backend is a
+/// requirement here (its tolerance, whether it may stand in for another, how
+/// many whole-network repetitions it is worth, the library it binds), so no
+/// caller tests a backend's name.
 public protocol ConvolutionBackend: Sendable {
   /// Stable identifier used on the command line, in CSV and in plans (e.g. `im2col-openblas`).
   var name: String { get }
   /// One line for `--help` and reports.
   var summary: String { get }
   var availability: Availability { get }
+  /// Whether this backend computes `problem`, or why not. Called only for valid problems.
   func supports(_ problem: ConvProblem) -> Support
-  /// The tuner's search space for this shape; the first entry is the default.
-  func configurations(for problem: ConvProblem) -> [BackendConfig]
-  /// Packs weights for `config`; throws `BackendError` for an unknown configuration.
-  func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution
+  /// The tuner's search space for this shape on `machine`; the first entry is the default.
+  func configurations(for problem: ConvProblem, machine: MachineModel) -> [BackendConfig]
+  /// Packs weights for `config`. Called only through `prepare`, which has
+  /// already checked the problem, the support and the weights' sizes; throws
+  /// `BackendError` for an unknown configuration.
+  func pack(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
   /// Largest acceptable error against the Float64 reference for this shape
   /// (see `ErrorMetric`).
   func tolerance(for problem: ConvProblem, config: BackendConfig) -> Double
+  /// The bound on a whole network's logits when this backend computes some of its layers.
+  var networkTolerance: Double { get }
+  /// Position among the backends that stand in for a layer another backend
+  /// cannot compute (lowest first); nil when it never stands in.
+  var fallbackRank: Int? { get }
+  /// Most timed whole-network repetitions worth spending on it (nil: no cap):
+  /// a slow baseline is timed a few times, not a hundred.
+  var networkRepetitionCap: Int? { get }
+  /// What the library it calls reports about itself, as "Library.key" → value (none for pure Swift).
+  var libraryDetails: [String: String] { get }
   /// Sets the thread count of any library the backend calls into.
   func setLibraryThreads(_ threads: Int)
 }
 
 extension ConvolutionBackend {
-  public func configurations(for problem: ConvProblem) -> [BackendConfig] { [.default] }
+  public func configurations(for problem: ConvProblem, machine: MachineModel) -> [BackendConfig] { [.default] }
   public func tolerance(for problem: ConvProblem, config: BackendConfig) -> Double {
     Tolerance.direct(reductionLength: problem.reductionLength)
   }
+  public var networkTolerance: Double { Tolerance.networkDirect }
+  public var fallbackRank: Int? { nil }
+  public var networkRepetitionCap: Int? { nil }
+  public var libraryDetails: [String: String] { [:] }
   public func setLibraryThreads(_ threads: Int) {}
   public var summary: String { name }
+
+  /// The search space on this machine.
+  public func configurations(for problem: ConvProblem) -> [BackendConfig] {
+    configurations(for: problem, machine: .current)
+  }
 
   /// `supports` folded with `availability` and the shape's validity.
   public func canRun(_ problem: ConvProblem) -> Support {
     if let why = availability.reason { return .no(why) }
     if let why = problem.invalidReason { return .no(why) }
     return supports(problem)
+  }
+
+  /// The one way weights reach a backend: the problem must be valid and
+  /// supported and the weights must fit it, checked here for every backend,
+  /// before `pack` indexes them.
+  public func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig,
+                      machine: MachineModel = .current) throws -> PreparedConvolution {
+    if case .no(let why) = canRun(problem) { throw BackendError("\(name) cannot run \(problem.descriptor): \(why)") }
+    if let why = weights.mismatch(for: problem) { throw BackendError("\(name): \(why)") }
+    return try pack(problem, weights: weights, config: config, machine: machine)
   }
 }
 

@@ -12,17 +12,24 @@ public struct ReferenceBackend: ConvolutionBackend {
   public func supports(_ problem: ConvProblem) -> Support { .yes }
   public func tolerance(for problem: ConvProblem, config: BackendConfig) -> Double { 0 }
 
-  public func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+  public func pack(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
     guard config == .default else { throw BackendError("reference has no configuration '\(config)'") }
     return PreparedReference(problem: problem, weights: weights)
   }
 }
 
+/// The definition of the general convolution (benchdnn's, groups, dilation
+/// and padding on each side), written out directly: output pixel (y, x) of
+/// channel o in group g = o / (oc/g) reads input rows y·sh − ph + kh·(dh + 1)
+/// and columns x·sw − pw + kw·(dw + 1), channels g·(ic/g) ..< (g+1)·(ic/g);
+/// taps outside the image read zero.
 final class PreparedReference: PreparedConvolution, @unchecked Sendable {
   let problem: ConvProblem
   let config = BackendConfig.default
   let workspaceBytes = 0
-  private let weights: [Double]  // OHWI
+  private let weights: [Double]  // OHWI within each group
   private let bias: [Double]
 
   init(problem: ConvProblem, weights: ConvWeights) {
@@ -38,22 +45,24 @@ final class PreparedReference: PreparedConvolution, @unchecked Sendable {
   ) {
     let p = problem
     let (oh, ow) = (p.outHeight, p.outWidth)
+    let (groupIn, groupOut) = (p.groupInChannels, p.groupOutChannels)
     weights.withUnsafeBufferPointer { w in
       pool.parallelFor(p.batch * oh) { row in
         let n = row / oh, y = row % oh
         for x in 0..<ow {
           let outBase = ((n * oh + y) * ow + x) * p.outChannels
           for o in 0..<p.outChannels {
+            let firstChannel = (o / groupOut) * groupIn
             var acc = bias[o]
             for kh in 0..<p.kernelHeight {
-              let iy = y * p.strideHeight - p.padHeight + kh
+              let iy = y * p.strideHeight - p.padTop + kh * (p.dilationHeight + 1)
               if iy < 0 || iy >= p.inHeight { continue }
               for kw in 0..<p.kernelWidth {
-                let ix = x * p.strideWidth - p.padWidth + kw
+                let ix = x * p.strideWidth - p.padLeft + kw * (p.dilationWidth + 1)
                 if ix < 0 || ix >= p.inWidth { continue }
-                let inBase = ((n * p.inHeight + iy) * p.inWidth + ix) * p.inChannels
-                let wBase = ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * p.inChannels
-                for c in 0..<p.inChannels { acc += Double(input[inBase + c]) * w[wBase + c] }
+                let inBase = ((n * p.inHeight + iy) * p.inWidth + ix) * p.inChannels + firstChannel
+                let wBase = ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * groupIn
+                for c in 0..<groupIn { acc += Double(input[inBase + c]) * w[wBase + c] }
               }
             }
             if let residual { acc += Double(residual[outBase + o]) }

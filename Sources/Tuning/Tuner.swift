@@ -177,7 +177,7 @@ public final class Tuner {
   /// Candidate order: backends that are good general defaults first (so a
   /// tight budget still measures a sensible choice), the rest after.
   private var orderedBackends: [any ConvolutionBackend] {
-    let preferred = BackendRegistry.fallbackOrder.filter { $0 != "naive" }
+    let preferred = BackendRegistry.fallbackOrder.filter { $0.networkRepetitionCap == nil }.map(\.name)
     let first = preferred.compactMap { name in options.backends.first { $0.name == name } }
     return first + options.backends.filter { b in !first.contains { $0.name == b.name } }
   }

@@ -95,8 +95,10 @@ struct ConvCommand: ParsableCommand {
       table.add(row)
       if let lowered = prepared as? GemmLowered {
         let shape = lowered.gemmShape
-        let bare = lowered.bareGemmSeconds(repetitions: repetitions)
-        let bareRate = Double(2 * shape.m * shape.n * shape.k) / bare / 1e9
+        let once = lowered.makeBareGemm()
+        once()
+        let bare = TimingSummary((0..<repetitions).map { _ in Stopwatch.time(once) }).median
+        let bareRate = Double(2 * shape.m * shape.n * shape.k * shape.groups) / bare / 1e9
         let convRate = Double(problem.flops) / s.median / 1e9
         table.add(["  bare sgemm \(shape.m)x\(shape.n)x\(shape.k)", "", fixed(bare * 1e3, 3), "", fixed(bareRate, 1), fixed(100 * bareRate / peak, 1)]
                   + (check ? ["conv/bare", fixed(100 * convRate / bareRate, 1) + "%", ""] : []))

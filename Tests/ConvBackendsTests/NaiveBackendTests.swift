@@ -11,7 +11,7 @@ final class NaiveBackendTests: XCTestCase {
 
   func testGeneratedEdgeShapes() throws {
     let shapes = ConvTestSupport.edgeShapes(count: 60, seed: 11, maxChannels: 17)
-    XCTAssertTrue(shapes.contains { $0.strideHeight == 2 } && shapes.contains { $0.kernelHeight == 7 } && shapes.contains { $0.padHeight == 3 })
+    XCTAssertTrue(shapes.contains { $0.strideHeight == 2 } && shapes.contains { $0.kernelHeight == 7 } && shapes.contains { $0.padTop == 3 })
     for (i, p) in shapes.enumerated() { try ConvTestSupport.check(NaiveDirectBackend(), p, seed: UInt64(i)) }
   }
 

@@ -19,7 +19,7 @@ final class TiledSIMDBackendTests: XCTestCase {
   func testGeneratedEdgeShapes() throws {
     let shapes = ConvTestSupport.edgeShapes(count: 200, seed: 23)
     XCTAssertTrue(shapes.contains { $0.strideHeight == 2 } && shapes.contains { $0.kernelHeight == 7 }
-                  && shapes.contains { $0.padHeight == 3 } && shapes.contains { $0.batch == 3 })
+                  && shapes.contains { $0.padTop == 3 } && shapes.contains { $0.batch == 3 })
     for (i, p) in shapes.enumerated() { try ConvTestSupport.check(backend, p, seed: UInt64(i)) }
   }
 
@@ -42,14 +42,16 @@ final class TiledSIMDBackendTests: XCTestCase {
     }
   }
 
-  /// Every compiled register tile, each channel-block size class and each split, on one awkward shape.
+  /// Every compiled register tile of `KernelTable` (native here or not: all
+  /// must be correct on any machine), each channel-block size class and each
+  /// split, on one awkward shape.
   func testEveryRegisterTileAndKnob() throws {
     let p = try ConvProblem(descriptor: "mb2ic70ih7iw9oc50kh3kw3sh1sw1ph1pw1")
     var seed: UInt64 = 0
-    for tile in TiledConvConfiguration.registerTiles {
+    for tile in KernelTable.tiles {
       for kc in [0, 16, 33] {
         for split in TiledConvConfiguration.Split.allCases {
-          let config = BackendConfig(["mr": tile.pixels, "nr": tile.vectors, "kc": kc, "split": split.rawValue])
+          let config = BackendConfig(["mr": tile.rows, "nr": tile.vectors, "v": tile.lanes, "kc": kc, "split": split.rawValue])
           try ConvTestSupport.check(backend, p, config: config, seed: seed)
           seed += 1
         }
@@ -72,10 +74,11 @@ final class TiledSIMDBackendTests: XCTestCase {
   func testRejectsInvalidConfigurations() {
     let p = ConvProblem(inChannels: 4, inHeight: 5, outChannels: 6, kernelHeight: 3)
     let weights = ConvWeights.random(for: p, seed: 0)
-    for bad in [["x": 1], ["mr": 5], ["mr": 16, "nr": 2], ["nr": 3], ["kc": -1], ["split": 7]] {
+    for bad in [["x": 1], ["mr": 7], ["mr": 16, "nr": 2, "v": 16], ["nr": 5], ["v": 4], ["kc": -1], ["split": 7]] {
       XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: BackendConfig(bad)), "\(bad)")
     }
-    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 12, "nr": 2])))
+    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 12, "nr": 2, "v": 16])))
+    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 4, "nr": 3, "v": 8])))
   }
 
   func testWorkspaceOnlyWhenPadded() throws {
@@ -90,22 +93,29 @@ final class TiledSIMDBackendTests: XCTestCase {
     XCTAssertEqual(BackendRegistry.named("tiled-simd")?.availability, .available)
   }
 
-  // MARK: - SIMDGemm
+  // MARK: - PackedGemm
 
-  /// Sizes around the register tile (8 rows), the vector (16) and the panel (32).
+  /// Sizes around the register tiles (4–8 rows), the vectors (8, 16) and the panels (16–32).
   private static let gemmSizes = [1, 5, 16, 17, 31, 33, 64]
 
-  /// `SIMDGemm.multiply` against a Float64 triple loop, over every (m, n, k) in
-  /// `gemmSizes`³, with accumulate, bias, residual and ReLU varied and padded strides.
+  /// `PackedGemm.multiply` against a Float64 triple loop, over every (m, n, k) in
+  /// `gemmSizes`³ on the machine's GEMM tile, and a smaller set on every tile
+  /// of the table, with accumulate, bias, residual and ReLU varied and padded strides.
   func testGemmMatchesTripleLoop() {
     var rng = SeededGenerator(seed: 11)
     var index = 0
     for m in Self.gemmSizes {
       for n in Self.gemmSizes {
         for k in Self.gemmSizes {
-          checkGemm(m: m, n: n, k: k, variant: index, rng: &rng)
+          checkGemm(m: m, n: n, k: k, variant: index, tile: PackedGemm.defaultTile(on: .current), rng: &rng)
           index += 1
         }
+      }
+    }
+    for tile in KernelTable.tiles {
+      for (m, n, k) in [(1, 1, 1), (5, 17, 33), (17, 33, 5), (31, 64, 16)] {
+        checkGemm(m: m, n: n, k: k, variant: index, tile: tile, rng: &rng)
+        index += 1
       }
     }
   }
@@ -114,26 +124,28 @@ final class TiledSIMDBackendTests: XCTestCase {
   func testGemmAcrossCacheBlocks() {
     var rng = SeededGenerator(seed: 12)
     for (index, (m, n, k)) in [(200, 70, 600), (129, 33, 257), (300, 96, 512)].enumerated() {
-      for variant in 0..<4 { checkGemm(m: m, n: n, k: k, variant: index * 4 + variant, rng: &rng) }
+      for variant in 0..<4 {
+        checkGemm(m: m, n: n, k: k, variant: index * 4 + variant, tile: PackedGemm.defaultTile(on: .current), rng: &rng)
+      }
     }
   }
 
   /// One product; `variant` picks the epilogue switches and the padding of the strides.
-  private func checkGemm(m: Int, n: Int, k: Int, variant: Int, rng: inout SeededGenerator,
+  private func checkGemm(m: Int, n: Int, k: Int, variant: Int, tile: RegisterTile, rng: inout SeededGenerator,
                          file: StaticString = #filePath, line: UInt = #line) {
     let accumulate = variant % 2 == 1, useBias = variant % 3 != 0, useResidual = variant % 4 >= 2, relu = variant % 5 < 3
     let lda = k + variant % 3, ldb = n + variant % 2, ldc = n + variant % 4, ldr = n + 1
     let a = rng.normals(m * lda), bSource = rng.normals(k * ldb)
     let bias = rng.normals(n), residual = rng.normals(m * ldr), initial = rng.normals(m * ldc)
     var c = initial
-    let packed = bSource.withUnsafeBufferPointer { PackedGemmB(k: k, n: n, source: $0.baseAddress!, ldb: ldb) }
+    let packed = bSource.withUnsafeBufferPointer { PackedGemmB(k: k, n: n, source: $0.baseAddress!, ldb: ldb, tile: tile) }
     a.withUnsafeBufferPointer { pa in
       bias.withUnsafeBufferPointer { pb in
         residual.withUnsafeBufferPointer { pr in
           c.withUnsafeMutableBufferPointer { pc in
-            SIMDGemm.multiply(
+            PackedGemm.multiply(.init(
               m: m, a: pa.baseAddress!, lda: lda, b: packed, c: pc.baseAddress!, ldc: ldc, accumulate: accumulate,
-              bias: useBias ? pb.baseAddress! : nil, residual: useResidual ? pr.baseAddress! : nil, ldr: ldr, relu: relu)
+              bias: useBias ? pb.baseAddress! : nil, residual: useResidual ? pr.baseAddress! : nil, ldr: ldr, relu: relu))
           }
         }
       }
@@ -152,7 +164,7 @@ final class TiledSIMDBackendTests: XCTestCase {
       // Columns of C past n belong to the caller.
       for j in n..<ldc where c[i * ldc + j] != initial[i * ldc + j] { wrotePadding = true }
     }
-    let what = "m=\(m) n=\(n) k=\(k) accumulate=\(accumulate) bias=\(useBias) residual=\(useResidual) relu=\(relu)"
+    let what = "\(tile) m=\(m) n=\(n) k=\(k) accumulate=\(accumulate) bias=\(useBias) residual=\(useResidual) relu=\(relu)"
     XCTAssertFalse(wrotePadding, "\(what): wrote past column n", file: file, line: line)
     XCTAssertLessThanOrEqual(worst, Tolerance.direct(reductionLength: k + 2), what, file: file, line: line)
   }

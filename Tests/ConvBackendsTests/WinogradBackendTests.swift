@@ -97,15 +97,22 @@ final class WinogradBackendTests: XCTestCase {
 
   /// The defaults measured fastest on ResNet-50's layers (batch 1, 2 threads):
   /// F(2×2) where a layer has fewer than `minimumLargeTiles` 4×4 tiles,
-  /// whole blocks per thread where the transformed filters fit one L2.
+  /// whole blocks per thread where the transformed filters fit one core's L2
+  /// (so the choice follows the machine: 64→64 channels, 590 KB of F(4×4)
+  /// filters, fit a 1 MiB L2 but not a 512 KiB one).
   func testDefaultsFollowMeasurements() throws {
-    let expected: [(String, m: Int, split: Int)] = [
-      (Self.resnetShapes[0], 4, 0), (Self.resnetShapes[1], 4, 1), (Self.resnetShapes[2], 4, 1), (Self.resnetShapes[3], 2, 1),
+    let expected: [(String, m: Int, splitWithMiB: Int, splitWithHalfMiB: Int)] = [
+      (Self.resnetShapes[0], 4, 0, 1), (Self.resnetShapes[1], 4, 1, 1), (Self.resnetShapes[2], 4, 1, 1), (Self.resnetShapes[3], 2, 1, 1),
     ]
-    for (descriptor, m, split) in expected {
-      let first = backend.configurations(for: try ConvProblem(descriptor: descriptor))[0]
-      XCTAssertEqual(first[WinogradBackend.outputTileKey], m, descriptor)
-      XCTAssertEqual(first[WinogradBackend.splitKey], split, descriptor)
+    for (descriptor, m, large, small) in expected {
+      let p = try ConvProblem(descriptor: descriptor)
+      for (l2, split) in [(1 << 20, large), (1 << 19, small)] {
+        var machine = MachineModel.current
+        machine.l2Bytes = l2
+        let first = backend.configurations(for: p, machine: machine)[0]
+        XCTAssertEqual(first[WinogradBackend.outputTileKey], m, descriptor)
+        XCTAssertEqual(first[WinogradBackend.splitKey], split, "\(descriptor), L2 \(l2)")
+      }
     }
   }
 
@@ -228,11 +235,11 @@ final class WinogradBackendTests: XCTestCase {
     let tile = AlignedBuffer(count: alpha * alpha * width), v = AlignedBuffer(count: alpha * alpha * width)
     let products = AlignedBuffer(count: alpha * alpha * width), y = AlignedBuffer(count: m * m * width)
     let scratch = AlignedBuffer(count: T.scratchFloats)
-    for (e, value) in d.enumerated() { WinogradMemory.store(value, tile.pointer + e * width) }
+    for (e, value) in d.enumerated() { VectorMemory.store(value, tile.pointer + e * width) }
     T.transformInput(tile.pointer, rowStride: alpha * width, columnStride: width,
                      into: v.pointer, elementStride: width, scratch: scratch.pointer)
     for e in 0..<alpha * alpha {
-      WinogradMemory.store(u[e] * WinogradMemory.load(v.pointer + e * width), products.pointer + e * width)
+      VectorMemory.store(u[e] * VectorMemory.load(v.pointer + e * width), products.pointer + e * width)
     }
     T.transformOutput(products.pointer, elementStride: width, into: y.pointer, scratch: scratch.pointer)
     var expected: [[Double]] = []
@@ -245,6 +252,6 @@ final class WinogradBackendTests: XCTestCase {
         })
       }
     }
-    assertClose((0..<m * m).map { WinogradMemory.load(y.pointer + $0 * width) }, expected)
+    assertClose((0..<m * m).map { VectorMemory.load(y.pointer + $0 * width) }, expected)
   }
 }

@@ -17,11 +17,11 @@ final class ConvProblemTests: XCTestCase {
     XCTAssertEqual(p.inWidth, 224)
     XCTAssertEqual(p.kernelWidth, 7)
     XCTAssertEqual(p.strideWidth, 2)
-    XCTAssertEqual(p.padWidth, 3)
+    XCTAssertEqual(p.padLeft, 3)
     XCTAssertEqual(p.outHeight, 112)
     let q = try ConvProblem(descriptor: "mb4ic16ih9iw5oc8kh1")
     XCTAssertEqual(q.strideHeight, 1)
-    XCTAssertEqual(q.padHeight, 0)
+    XCTAssertEqual(q.padTop, 0)
     XCTAssertEqual(q.outWidth, 5)
   }
 
@@ -67,13 +67,13 @@ final class ConvProblemTests: XCTestCase {
       ("mb1ic64ih56oc64", "lacks 'kh'"),
       ("mb1ic64ic32ih56oc64kh3", "'ic' appears twice"),
       ("mb1ic64id4ih56oc64kh3", "3-D"),
-      ("g2mb1ic64ih56oc64kh3", "groups"),
-      ("mb1ic64ih56oc64kh3dh1", "dilation"),
+      ("g3mb1ic64ih56oc64kh3", "multiples of g3"),
+      ("g0mb1ic64ih56oc64kh3", "g must be at least 1"),
       ("mb0ic64ih56oc64kh3", "mb must be at least 1"),
-      ("mb1ic64ih56oc64kh3ph3", "padding"),
       ("mb1ic64ih2oc64kh7ph1", "does not fit"),
-      ("mb1ic64ih56oc64kh3sh0", "sh and sw"),
-      ("mb1ic64ih56oc64oh50kh3ph1", "oh50 does not match"),
+      ("mb1ic64ih56oc64kh3sh0", "sh must be at least 1"),
+      ("mb1ic64ih56oc64oh0kh3ph1", "does not fit"),
+      ("mb1ic64ih56oc64kh3dh9999999999999999999999", "exceeds the supported"),
       ("mb1ic64ih56oc64kh3n\"open", "unterminated name"),
       ("mb1ic2000000ih8oc4kh3", "exceeds the supported"),
       ("mb1ic5ih8oc4kh3nab\"c", "a quote inside the unquoted name"),

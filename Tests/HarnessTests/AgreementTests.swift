@@ -11,7 +11,9 @@ private struct FaultyBackend: ConvolutionBackend {
   var name: String { "faulty" }
   var availability: Availability { .available }
   func supports(_ problem: ConvProblem) -> Support { .yes }
-  func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+  func pack(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
     var w = weights
     if problem.inChannels == faultyChannels { w.bias = w.bias.map { $0 + 0.5 } }
     return try NaiveDirectBackend().prepare(problem, weights: w, config: config)

@@ -1,13 +1,18 @@
 import ConvCore
 import Synchronization
 
-/// Convolution lowered to one matrix product per block of output pixels:
-/// C[M × OC] = A[M × K] · B[K × OC] with M = N·OH·OW output pixels, K = KH·KW·C.
+/// Convolution lowered to one matrix product per group and block of output
+/// pixels: C_g[M × OC/g] = A_g[M × K] · B_g[K × OC/g] with M = N·OH·OW output
+/// pixels, K = KH·KW·C/g.
 ///
-/// In NHWC the output is C itself (row = pixel, column = output channel) and a
-/// row of A is the receptive field of one pixel, gathered by im2col as KH·KW
-/// contiguous runs of C channels. A 1×1, stride-1, unpadded layer needs no
-/// gathering: the input tensor already is A, and is passed to the GEMM as is.
+/// In NHWC the output is C itself (row = pixel, column = output channel;
+/// group g's columns are a contiguous slice, so C_g is C with an offset and
+/// the full row stride) and a row of A_g is the receptive field of one pixel
+/// in group g's channels, gathered by im2col as KH·KW runs of C/g channels
+/// (one run per kernel row when the layer is neither grouped nor dilated). A
+/// 1×1, stride-1, unpadded layer needs no gathering: the input tensor already
+/// is A (group g's columns at an offset, row stride C), and is passed to the
+/// GEMM as is.
 ///
 /// The epilogue is fused per block of `rows` pixels: the block of C is
 /// pre-filled with bias (+ residual), the GEMM accumulates into it (β = 1)
@@ -38,6 +43,18 @@ public struct Im2colGemmBackend: ConvolutionBackend {
 
   public func supports(_ problem: ConvProblem) -> Support { .yes }
 
+  /// After tiled-simd, the fastest general method here (OpenBLAS first, then BLIS).
+  public var fallbackRank: Int? { name == Self.openBLAS.name ? 1 : 2 }
+
+  /// The library's file, version, kernels, and which file its GEMM symbol resolved to.
+  public var libraryDetails: [String: String] {
+    guard case .success(let lib) = library else { return [:] }
+    var out: [String: String] = [:]
+    for (key, value) in lib.details { out["\(lib.libraryName).\(key)"] = value }
+    out["\(lib.libraryName).\(lib.gemmSymbol)"] = lib.library.symbolFile(lib.gemmSymbol) ?? "?"
+    return out
+  }
+
   /// Pixel-block sizes tried by the tuner; 0 means one block of all M rows.
   static let rowBlockChoices = [0, 256, 512, 1024]
   /// The default block. Single-threaded, 512-pixel blocks keep each block's
@@ -51,7 +68,7 @@ public struct Im2colGemmBackend: ConvolutionBackend {
   /// The thread count last given to the libraries (`setLibraryThreads`).
   private static let libraryThreads = Atomic<Int>(1)
 
-  public func configurations(for problem: ConvProblem) -> [BackendConfig] {
+  public func configurations(for problem: ConvProblem, machine: MachineModel) -> [BackendConfig] {
     let m = problem.batch * problem.outHeight * problem.outWidth
     var rows = [Self.defaultRows] + Self.rowBlockChoices.filter { $0 != Self.defaultRows }
     rows = rows.filter { $0 == 0 || $0 < m }
@@ -64,7 +81,9 @@ public struct Im2colGemmBackend: ConvolutionBackend {
     if case .success(let lib) = library { lib.setThreads(threads) }
   }
 
-  public func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+  public func pack(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
     let lib = try library.get()
     let rows: Int
     if config == .default {
@@ -83,10 +102,11 @@ public struct Im2colGemmBackend: ConvolutionBackend {
 /// Something whose cost can be compared with the bare library GEMM of the
 /// same M×N×K (the ceiling of any GEMM-based lowering).
 public protocol GemmLowered {
-  /// (M, N, K) of the product.
-  var gemmShape: (m: Int, n: Int, k: Int) { get }
-  /// Median seconds of the library's sgemm on contiguous M×K by K×N operands (β = 0).
-  func bareGemmSeconds(repetitions: Int) -> Double
+  /// (M, N, K) of one group's product, and the number of groups.
+  var gemmShape: (m: Int, n: Int, k: Int, groups: Int) { get }
+  /// One call of the library's sgemm on contiguous M×K by K×N operands (β = 0)
+  /// per group, on operands allocated once: what `bareGemm` times.
+  func makeBareGemm() -> () -> Void
 }
 
 final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sendable {
@@ -94,11 +114,15 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
   let config: BackendConfig
   let workspaceBytes: Int
   private let gemm: any RowMajorSGEMM
-  /// B: K × OC row-major, K ordered (kh, kw, c) to match an NHWC im2col row.
+  /// B_g, one after another: K × OC/g row-major, K ordered (kh, kw, c) to
+  /// match an NHWC im2col row.
   private let b: AlignedBuffer
   private let bias: AlignedBuffer
   private let rowBlock: Int
-  private let m: Int, k: Int
+  /// Rows of the product (output pixels), reduction length and columns of one group.
+  private let m: Int, k: Int, n: Int
+  /// The input is A as it stands (1×1, stride 1, no padding): no gathering.
+  private let direct: Bool
 
   init(problem: ConvProblem, weights: ConvWeights, gemm: any RowMajorSGEMM, rowBlock: Int, config: BackendConfig) {
     self.problem = problem
@@ -106,36 +130,35 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
     self.gemm = gemm
     m = problem.batch * problem.outHeight * problem.outWidth
     k = problem.reductionLength
+    n = problem.groupOutChannels
+    direct = problem.kernelHeight == 1 && problem.kernelWidth == 1 && problem.strideHeight == 1
+      && problem.strideWidth == 1 && problem.padTop == 0 && problem.padLeft == 0
+      && problem.readPadBottom == 0 && problem.readPadRight == 0
     self.rowBlock = rowBlock == 0 ? m : min(rowBlock, m)
     let ohwi = weights.ohwi(for: problem)
-    let oc = problem.outChannels
-    let packed = AlignedBuffer(count: k * oc)
-    for o in 0..<oc { for i in 0..<k { packed.pointer[i * oc + o] = ohwi[o * k + i] } }
+    let packed = AlignedBuffer(count: problem.groups * k * n)
+    for g in 0..<problem.groups {
+      let groupB = packed.pointer + g * k * n
+      for j in 0..<n { for i in 0..<k { groupB[i * n + j] = ohwi[(g * n + j) * k + i] } }
+    }
     b = packed
     bias = AlignedBuffer(weights.bias)
-    workspaceBytes = problem.isPointwise ? 0 : self.rowBlock * k * MemoryLayout<Float>.stride
+    workspaceBytes = direct ? 0 : self.rowBlock * problem.groups * k * MemoryLayout<Float>.stride
   }
 
-  var gemmShape: (m: Int, n: Int, k: Int) { (m, problem.outChannels, k) }
+  var gemmShape: (m: Int, n: Int, k: Int, groups: Int) { (m, n, k, problem.groups) }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
     residual: UnsafePointer<Float>?, relu: Bool,
     workspace: UnsafeMutableRawPointer, pool: ThreadPool
   ) {
-    let oc = problem.outChannels
+    let oc = problem.outChannels, ic = problem.inChannels
     let columns = workspace.assumingMemoryBound(to: Float.self)
     let biasPointer = UnsafePointer(bias.pointer)
     var start = 0
     while start < m {
       let rows = min(rowBlock, m - start)
-      let a: UnsafePointer<Float>
-      if problem.isPointwise {
-        a = input + start * k
-      } else {
-        gatherRows(input, into: columns, from: start, count: rows, pool: pool)
-        a = UnsafePointer(columns)
-      }
       let c = output + start * oc
       pool.parallelRanges(rows, grain: 16) { range in
         for r in range {
@@ -148,8 +171,14 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
           }
         }
       }
-      pool.park()  // the library's threads need the cores now
-      gemm.sgemm(m: rows, n: oc, k: k, alpha: 1, a: a, lda: k, b: b.pointer, ldb: oc, beta: 1, c: c, ldc: oc)
+      if !direct { gatherRows(input, into: columns, from: start, count: rows, pool: pool) }
+      for g in 0..<problem.groups {
+        // Group g's A: its columns of the input (direct) or of the gathered rows.
+        let (a, lda) = direct ? (input + start * ic + g * k, ic) : (UnsafePointer(columns) + g * k, problem.groups * k)
+        pool.park()  // the library's threads need the cores now
+        gemm.sgemm(m: rows, n: n, k: k, alpha: 1, a: a, lda: lda, b: b.pointer + g * k * n, ldb: n, beta: 1,
+                   c: c + g * n, ldc: oc)
+      }
       if relu {
         pool.parallelRanges(rows * oc, grain: 4096) { range in
           for i in range { c[i] = max(c[i], 0) }
@@ -159,52 +188,59 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
     }
   }
 
-  /// Writes im2col rows for output pixels `first ..< first + count` (flattened n, oy, ox).
-  private func gatherRows(_ input: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, from first: Int, count: Int, pool: ThreadPool) {
+  /// Writes the im2col rows of output pixels `first ..< first + count`
+  /// (flattened n, oy, ox): per row, every group's K values one after another.
+  private func gatherRows(_ input: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>,
+                          from first: Int, count: Int, pool: ThreadPool) {
     let p = problem
-    let (oh, ow, channels) = (p.outHeight, p.outWidth, p.inChannels)
+    let (oh, ow, channels, run, groups) = (p.outHeight, p.outWidth, p.inChannels, p.groupInChannels, p.groups)
+    let (rowStep, columnStep) = (p.dilationHeight + 1, p.dilationWidth + 1)
+    // Without groups or dilation a kernel row inside the image is one contiguous run of kw·C floats.
+    let contiguousRows = groups == 1 && p.dilationWidth == 0
+    let k = self.k
+    let rowLength = p.kernelWidth * run
     pool.parallelRanges(count, grain: 8) { range in
       for r in range {
         let pixel = first + r
         let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
-        var dst = columns + r * k
-        let rowLength = p.kernelWidth * channels
-        let ix0 = ox * p.strideWidth - p.padWidth
-        for kh in 0..<p.kernelHeight {
-          let iy = oy * p.strideHeight - p.padHeight + kh
-          if iy < 0 || iy >= p.inHeight {
-            dst.update(repeating: 0, count: rowLength)
-          } else if ix0 >= 0 && ix0 + p.kernelWidth <= p.inWidth {
-            // The kernel row lies inside the image: in NHWC its kw pixels are
-            // one contiguous run of kw·C floats.
-            dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix0) * channels, count: rowLength)
-          } else {
-            for kw in 0..<p.kernelWidth {
-              let ix = ix0 + kw
-              let d = dst + kw * channels
-              if ix >= 0 && ix < p.inWidth {
-                d.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels, count: channels)
-              } else {
-                d.update(repeating: 0, count: channels)
+        let ix0 = ox * p.strideWidth - p.padLeft
+        for g in 0..<groups {
+          var dst = columns + (r * groups + g) * k
+          let firstChannel = g * run
+          for kh in 0..<p.kernelHeight {
+            let iy = oy * p.strideHeight - p.padTop + kh * rowStep
+            if iy < 0 || iy >= p.inHeight {
+              dst.update(repeating: 0, count: rowLength)
+            } else if contiguousRows && ix0 >= 0 && ix0 + p.kernelWidth <= p.inWidth {
+              dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix0) * channels, count: rowLength)
+            } else {
+              for kw in 0..<p.kernelWidth {
+                let ix = ix0 + kw * columnStep
+                let d = dst + kw * run
+                if ix >= 0 && ix < p.inWidth {
+                  d.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels + firstChannel, count: run)
+                } else {
+                  d.update(repeating: 0, count: run)
+                }
               }
             }
+            dst += rowLength
           }
-          dst += rowLength
         }
       }
     }
   }
 
-  func bareGemmSeconds(repetitions: Int) -> Double {
-    let n = problem.outChannels
+  func makeBareGemm() -> () -> Void {
     var rng = SeededGenerator(seed: 5)
     let a = AlignedBuffer(rng.normals(m * k))
     let c = AlignedBuffer(count: m * n)
-    let once = { self.gemm.sgemm(m: self.m, n: n, k: self.k, alpha: 1, a: a.pointer, lda: self.k,
-                                 b: self.b.pointer, ldb: n, beta: 0, c: c.pointer, ldc: n) }
-    once()
-    var samples = (0..<repetitions).map { _ in Stopwatch.time(once) }
-    samples.sort()
-    return samples[samples.count / 2]
+    let (gemm, m, n, k, groups, b) = (self.gemm, self.m, self.n, self.k, problem.groups, self.b)
+    return {
+      for g in 0..<groups {
+        gemm.sgemm(m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k, b: b.pointer + g * k * n, ldb: n, beta: 0,
+                   c: c.pointer, ldc: n)
+      }
+    }
   }
 }

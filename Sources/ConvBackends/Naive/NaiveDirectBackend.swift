@@ -1,7 +1,9 @@
 import ConvCore
 
 /// Direct convolution in plain Float loops: the baseline every other backend is
-/// measured against, and the one whose code a reader can check by eye.
+/// measured against, and the one whose code a reader can check by eye. It
+/// computes every shape benchdnn defines in 2-D: groups, dilation, padding on
+/// each side.
 ///
 /// Output rows (image, output y) are spread over the thread pool; within a row
 /// each output element is one dot product over (kh, kw, c) with weights in
@@ -12,8 +14,14 @@ public struct NaiveDirectBackend: ConvolutionBackend {
   public var summary: String { "direct convolution, plain Float loops, rows split over threads" }
   public var availability: Availability { .available }
   public func supports(_ problem: ConvProblem) -> Support { .yes }
+  /// The last resort for a layer another backend cannot compute: always correct, slowest.
+  public var fallbackRank: Int? { 3 }
+  /// A ResNet-50 inference takes about a second and a half: three timings say enough.
+  public var networkRepetitionCap: Int? { 3 }
 
-  public func prepare(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
+  public func pack(_ problem: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
     guard config == .default else { throw BackendError("naive has no configuration '\(config)'; it has only 'default'") }
     return PreparedNaive(problem: problem, weights: weights)
   }
@@ -23,7 +31,7 @@ final class PreparedNaive: PreparedConvolution, @unchecked Sendable {
   let problem: ConvProblem
   let config = BackendConfig.default
   let workspaceBytes = 0
-  private let weights: AlignedBuffer  // OHWI
+  private let weights: AlignedBuffer  // OHWI within each group
   private let bias: AlignedBuffer
 
   init(problem: ConvProblem, weights: ConvWeights) {
@@ -39,22 +47,24 @@ final class PreparedNaive: PreparedConvolution, @unchecked Sendable {
   ) {
     let p = problem
     let (oh, ow, oc, ic) = (p.outHeight, p.outWidth, p.outChannels, p.inChannels)
+    let (groupIn, groupOut) = (p.groupInChannels, p.groupOutChannels)
     let w = UnsafePointer(weights.pointer), b = UnsafePointer(bias.pointer)
     pool.parallelFor(p.batch * oh) { row in
       let n = row / oh, y = row % oh
       for x in 0..<ow {
         let out = output + ((n * oh + y) * ow + x) * oc
         for o in 0..<oc {
+          let firstChannel = (o / groupOut) * groupIn
           var acc: Float = 0
           for kh in 0..<p.kernelHeight {
-            let iy = y * p.strideHeight - p.padHeight + kh
+            let iy = y * p.strideHeight - p.padTop + kh * (p.dilationHeight + 1)
             if iy < 0 || iy >= p.inHeight { continue }
             for kw in 0..<p.kernelWidth {
-              let ix = x * p.strideWidth - p.padWidth + kw
+              let ix = x * p.strideWidth - p.padLeft + kw * (p.dilationWidth + 1)
               if ix < 0 || ix >= p.inWidth { continue }
-              let xin = input + ((n * p.inHeight + iy) * p.inWidth + ix) * ic
-              let win = w + ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * ic
-              for c in 0..<ic { acc += xin[c] * win[c] }
+              let xin = input + ((n * p.inHeight + iy) * p.inWidth + ix) * ic + firstChannel
+              let win = w + ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * groupIn
+              for c in 0..<groupIn { acc += xin[c] * win[c] }
             }
           }
           out[o] = acc

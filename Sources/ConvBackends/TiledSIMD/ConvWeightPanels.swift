@@ -3,37 +3,44 @@ import ConvCore
 /// Convolution weights packed into output-channel panels in exactly the order
 /// the tiled kernel reads them.
 ///
-/// Layout: panels of `width` output channels (zero-padded past `outChannels`);
-/// within panel `p`, channel blocks `[c0, c0+kc)` one after another; within a
-/// block `[kh][kw][c − c0][width]`. Panel `p`, block starting at `c0` begins at
-/// `p·R·S·C·width + c0·R·S·width` floats. When one block holds all channels
-/// this is `[kh][kw][c][width]`, and for a fixed `kh` the `(kw, c)` steps are
-/// contiguous like the NHWC input row they multiply.
+/// Layout: each group's output channels are cut into panels of `width`
+/// channels (the last zero-padded), panel `P` of group `P / panelsPerGroup`;
+/// within a panel, channel blocks `[c0, c0+kc)` of the group's input channels
+/// one after another; within a block `[kh][kw][c − c0][width]`. Panel `P`,
+/// block starting at `c0` begins at `P·R·S·C_g·width + c0·R·S·width` floats.
+/// When one block holds all channels this is `[kh][kw][c][width]`, and for a
+/// fixed `kh` the `(kw, c)` steps are contiguous like the NHWC input row they
+/// multiply.
 struct ConvWeightPanels: Sendable {
   /// Output channels per panel.
   let width: Int
+  let panelsPerGroup: Int
   let panelCount: Int
-  /// Floats per panel (R·S·C·width).
+  /// Floats per panel (R·S·C_g·width).
   let panelStride: Int
   /// Floats per input channel of a block (R·S·width): a block starting at `c0` begins `c0·channelStride` into its panel.
   let channelStride: Int
   let storage: AlignedBuffer
-  /// The bias, zero-padded to `panelCount·width`.
+  /// The bias, panel by panel, zero-padded to `panelCount·width`.
   let bias: AlignedBuffer
 
   init(problem p: ConvProblem, weights: ConvWeights, width: Int, channelBlock kc: Int) {
-    let (o, c, r, s) = (p.outChannels, p.inChannels, p.kernelHeight, p.kernelWidth)
+    let (c, r, s) = (p.groupInChannels, p.kernelHeight, p.kernelWidth)
+    let groupOut = p.groupOutChannels
     self.width = width
-    panelCount = (o + width - 1) / width
+    panelsPerGroup = (groupOut + width - 1) / width
+    panelCount = p.groups * panelsPerGroup
     channelStride = r * s * width
     panelStride = c * channelStride
     storage = AlignedBuffer(count: panelCount * panelStride)
     bias = AlignedBuffer(count: panelCount * width)
-    bias.pointer.update(from: weights.bias, count: o)
     let packed = storage.pointer
+    let (panelsPerGroup, panelStride, channelStride) = (self.panelsPerGroup, self.panelStride, self.channelStride)
     weights.weights.withUnsafeBufferPointer { oihw in
-      for oc in 0..<o {
-        let panel = oc / width, lane = oc % width
+      for oc in 0..<p.outChannels {
+        let g = oc / groupOut, local = oc % groupOut
+        let panel = g * panelsPerGroup + local / width, lane = local % width
+        bias.pointer[panel * width + lane] = weights.bias[oc]
         var c0 = 0
         while c0 < c {
           let block = min(kc, c - c0)

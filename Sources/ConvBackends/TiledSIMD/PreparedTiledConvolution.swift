@@ -4,43 +4,52 @@ import ConvCore
 ///
 /// The output (NHWC) is a matrix of `batch·outHeight·outWidth` pixel rows by
 /// `outChannels` columns; every register tile is `mr` consecutive pixels ×
-/// one panel of `16·nr` channels, accumulated by `OuterProductMicrokernel` over
-/// the taps `(kh, kw)` and input channels, reading each pixel's input window in
-/// place from the (zero-padded) NHWC input. The loop nest of one task is
+/// one panel of `nr·v` channels of one group, accumulated by
+/// `OuterProductMicrokernel` over the taps `(kh, kw)` and the group's input
+/// channels, reading each pixel's input window in place from the (zero-padded)
+/// NHWC input. The loop nest of one task is
 ///
 ///     for channel block c0 (kc channels):        input block stays in L2
 ///       for panel in the task's panels:          weights of (panel, block) stay in L1/L2
-///         for register tile in the task's pixels: mr × 16·nr accumulators in registers
+///         for register tile in the task's pixels: mr × nr·v accumulators in registers
 ///
 /// which is the GEMM loop order of Goto & van de Geijn 2008 with the
 /// convolution's taps as extra reduction loops (the "direct" form of
 /// Georganas et al. 2018, "Anatomy of high-performance deep learning
 /// convolutions on SIMD architectures", with NHWC activations instead of
 /// channel-blocked ones). The epilogue is applied from registers in the store
-/// of the last channel block.
+/// of the last channel block. Dilation only changes the distance between taps;
+/// a group only offsets the input channels a panel reads.
 final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
   let problem: ConvProblem
   let config: BackendConfig
   let knobs: TiledConvConfiguration
+  private let tile: RegisterTile
+  private let machine: MachineModel
   private let weights: ConvWeightPanels
   private let padded: ZeroPaddedInput?
   /// Offset (floats) of each output pixel's first input element (tap (0, 0),
   /// channel 0) in the input the kernel reads (the padded copy when there is one).
-  private let pixelOffsets: [Int]
+  private let pixelOffsets: AlignedIntegers
 
-  init(problem p: ConvProblem, weights w: ConvWeights, knobs: TiledConvConfiguration) {
+  init(problem p: ConvProblem, weights w: ConvWeights, knobs: TiledConvConfiguration, tile: RegisterTile, machine: MachineModel) {
     problem = p
     self.knobs = knobs
+    self.tile = tile
+    self.machine = machine
     config = knobs.backendConfig
-    weights = ConvWeightPanels(problem: p, weights: w, width: knobs.panelWidth, channelBlock: knobs.channelBlock(for: p.inChannels))
-    padded = p.padHeight > 0 || p.padWidth > 0 ? ZeroPaddedInput(problem: p) : nil
+    weights = ConvWeightPanels(problem: p, weights: w, width: knobs.panelWidth,
+                               channelBlock: knobs.channelBlock(for: p.groupInChannels))
+    let needsBorder = p.padTop > 0 || p.padLeft > 0 || p.readPadBottom > 0 || p.readPadRight > 0
+    padded = needsBorder ? ZeroPaddedInput(problem: p, machine: machine) : nil
     let (height, width, pixelStride) = padded.map { ($0.height, $0.width, $0.pixelStride) } ?? (p.inHeight, p.inWidth, p.inChannels)
-    var offsets: [Int] = []
-    offsets.reserveCapacity(p.batch * p.outHeight * p.outWidth)
+    let offsets = AlignedIntegers(count: p.batch * p.outHeight * p.outWidth)
+    var i = 0
     for n in 0..<p.batch {
       for oy in 0..<p.outHeight {
         for ox in 0..<p.outWidth {
-          offsets.append(((n * height + oy * p.strideHeight) * width + ox * p.strideWidth) * pixelStride)
+          offsets.pointer[i] = ((n * height + oy * p.strideHeight) * width + ox * p.strideWidth) * pixelStride
+          i += 1
         }
       }
     }
@@ -60,77 +69,111 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
       padded.copy(input, to: copy, pool: pool)
       source = UnsafePointer(copy)
     }
-    let schedule = TiledConvSchedule(problem: problem, config: knobs, panels: weights.panelCount, threads: pool.threadCount)
-    typealias V = OuterProductMicrokernel.Vector
-    switch (knobs.pixelTile, knobs.panelVectors) {
-    case (6, 2): compute(InlineArray<6, InlineArray<2, V>>.self, source, output, residual, relu, schedule, pool)
-    case (8, 2): compute(InlineArray<8, InlineArray<2, V>>.self, source, output, residual, relu, schedule, pool)
-    case (4, 2): compute(InlineArray<4, InlineArray<2, V>>.self, source, output, residual, relu, schedule, pool)
-    case (12, 2): compute(InlineArray<12, InlineArray<2, V>>.self, source, output, residual, relu, schedule, pool)
-    case (16, 1): compute(InlineArray<16, InlineArray<1, V>>.self, source, output, residual, relu, schedule, pool)
-    case (8, 1): compute(InlineArray<8, InlineArray<1, V>>.self, source, output, residual, relu, schedule, pool)
-    default: preconditionFailure("tiled-simd: register tile mr=\(knobs.pixelTile),nr=\(knobs.panelVectors) passed validation but has no kernel")
-    }
-  }
-
-  /// Every task of `schedule`, with an `MR × NR` register tile.
-  private func compute<let MR: Int, let NR: Int>(
-    _ tile: OuterProductMicrokernel.Accumulators<MR, NR>.Type,
-    _ source: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    _ residual: UnsafePointer<Float>?, _ relu: Bool, _ schedule: TiledConvSchedule, _ pool: ThreadPool
-  ) {
     let p = problem
-    let (outChannels, inChannels) = (p.outChannels, p.inChannels)
-    let pixels = pixelOffsets.count
-    let width = weights.width
-    let kc = knobs.channelBlock(for: inChannels)
-    let pixelStride = padded?.pixelStride ?? inChannels
+    let pixelStride = padded?.pixelStride ?? p.inChannels
     let rowFloats = (padded?.width ?? p.inWidth) * pixelStride
-    // With one channel block and unskewed pixels the kw and c loops fuse: for
-    // a fixed kh the window row is S·C contiguous floats, as are its packed weights.
-    let fused = kc == inChannels && pixelStride == inChannels
-    let tapColumns = fused ? 1 : p.kernelWidth
-    let weights = self.weights
-    let bias = UnsafePointer(weights.bias.pointer)
-    pixelOffsets.withUnsafeBufferPointer { offsets in
-      pool.parallelFor(schedule.taskCount) { t in
-        let (tiles, panels) = schedule.task(t)
-        let firstPixel = tiles.lowerBound * MR, endPixel = min(pixels, tiles.upperBound * MR)
-        var c0 = 0
-        while c0 < inChannels {
-          let block = min(kc, inChannels - c0)
-          let firstBlock = c0 == 0, lastBlock = c0 + block == inChannels
-          let run = fused ? p.kernelWidth * inChannels : block
-          for panel in panels {
-            let j0 = panel * width
-            let columns = min(width, outChannels - j0)
-            let panelWeights = weights.block(panel: panel, firstChannel: c0)
-            var q = firstPixel
-            while q < endPixel {
-              let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
-              let out = output + q * outChannels + j0
-              var acc: OuterProductMicrokernel.Accumulators<MR, NR> = OuterProductMicrokernel.zero()
-              if !firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
-              // Rows past the last pixel repeat it: valid memory, never stored.
-              let rows = InlineArray<MR, UnsafePointer<Float>> { i in
-                source + offsets[q + min(i, extent.rows - 1)] + c0
-              }
-              OuterProductMicrokernel.accumulate(
-                &acc, rows: rows, tapRows: p.kernelHeight, tapRowStride: rowFloats,
-                tapColumns: tapColumns, tapColumnStride: pixelStride, run: run,
-                weights: panelWeights, weightStride: width)
-              let epilogue = lastBlock
-                ? OuterProductMicrokernel.Epilogue(
-                  bias: bias + j0, residual: residual.map { $0 + q * outChannels + j0 },
-                  residualStride: outChannels, relu: relu)
-                : .none
-              OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
-              q += MR
-            }
+    let kc = knobs.channelBlock(for: p.groupInChannels)
+    // With one channel block, one group and unskewed, undilated pixels the kw
+    // and c loops fuse: for a fixed kh the window row is S·C contiguous
+    // floats, as are its packed weights.
+    let fused = kc == p.groupInChannels && pixelStride == p.inChannels && p.groups == 1 && p.dilationWidth == 0
+    let job = TiledConvolutionJob(
+      source: source, output: output, residual: residual, relu: relu,
+      pixelOffsets: UnsafePointer(pixelOffsets.pointer), pixels: pixelOffsets.count,
+      outChannels: p.outChannels, groupInChannels: p.groupInChannels, groupOutChannels: p.groupOutChannels,
+      channelBlock: kc, kernelHeight: p.kernelHeight, kernelWidth: p.kernelWidth,
+      tapRowStride: (p.dilationHeight + 1) * rowFloats, tapColumnStride: (p.dilationWidth + 1) * pixelStride,
+      fused: fused, weights: weights,
+      schedule: TiledConvSchedule(problem: p, config: knobs, panels: weights.panelCount, threads: pool.threadCount,
+                                  machine: machine))
+    let tile = self.tile
+    pool.parallelFor(job.schedule.taskCount) { t in tile.convolve(job, t) }
+  }
+}
+
+/// Integers in a 64-byte-aligned block that outlives the arrays Swift would
+/// otherwise copy-on-write: the per-pixel offsets the kernel loop reads.
+final class AlignedIntegers: @unchecked Sendable {
+  let count: Int
+  let pointer: UnsafeMutablePointer<Int>
+  init(count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+  }
+  deinit { pointer.deallocate() }
+}
+
+/// Everything one run of a tiled direct convolution reads, for the register
+/// tile's compiled task loop (`RegisterTile.convolve`).
+struct TiledConvolutionJob: @unchecked Sendable {
+  let source: UnsafePointer<Float>
+  let output: UnsafeMutablePointer<Float>
+  let residual: UnsafePointer<Float>?
+  let relu: Bool
+  let pixelOffsets: UnsafePointer<Int>
+  let pixels: Int
+  /// Floats per output pixel (the output's row stride).
+  let outChannels: Int
+  let groupInChannels: Int
+  let groupOutChannels: Int
+  let channelBlock: Int
+  let kernelHeight: Int
+  let kernelWidth: Int
+  /// Floats between consecutive kernel rows and columns in the input read.
+  let tapRowStride: Int
+  let tapColumnStride: Int
+  let fused: Bool
+  let weights: ConvWeightPanels
+  let schedule: TiledConvSchedule
+
+  /// Task `t` of `schedule` with an `MR × NR·V` register tile.
+  @inline(__always)
+  static func run<let MR: Int, let NR: Int, V: SIMD>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, task t: Int)
+  where V.Scalar == Float {
+    let (tiles, panels) = job.schedule.task(t)
+    let firstPixel = tiles.lowerBound * MR, endPixel = min(job.pixels, tiles.upperBound * MR)
+    let width = job.weights.width
+    let (groupIn, groupOut, outChannels) = (job.groupInChannels, job.groupOutChannels, job.outChannels)
+    let tapColumns = job.fused ? 1 : job.kernelWidth
+    let bias = UnsafePointer(job.weights.bias.pointer)
+    let offsets = job.pixelOffsets
+    var c0 = 0
+    while c0 < groupIn {
+      let block = min(job.channelBlock, groupIn - c0)
+      let firstBlock = c0 == 0, lastBlock = c0 + block == groupIn
+      let run = job.fused ? job.kernelWidth * groupIn : block
+      for panel in panels {
+        let group = panel / job.weights.panelsPerGroup
+        let local = (panel - group * job.weights.panelsPerGroup) * width
+        let j0 = group * groupOut + local
+        let columns = min(width, groupOut - local)
+        let channelOffset = group * groupIn + c0
+        let panelWeights = job.weights.block(panel: panel, firstChannel: c0)
+        var q = firstPixel
+        while q < endPixel {
+          let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
+          let out = job.output + q * outChannels + j0
+          var acc: OuterProductMicrokernel.Accumulators<MR, NR, V> = OuterProductMicrokernel.zero()
+          if !firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
+          // Rows past the last pixel repeat it: valid memory, never stored.
+          let rows = InlineArray<MR, UnsafePointer<Float>> { i in
+            job.source + offsets[q + min(i, extent.rows - 1)] + channelOffset
           }
-          c0 += block
+          OuterProductMicrokernel.accumulate(
+            &acc, rows: rows, tapRows: job.kernelHeight, tapRowStride: job.tapRowStride,
+            tapColumns: tapColumns, tapColumnStride: job.tapColumnStride, run: run,
+            weights: panelWeights, weightStride: width)
+          let epilogue = lastBlock
+            ? OuterProductMicrokernel.Epilogue(
+              bias: bias + panel * width, residual: job.residual.map { $0 + q * outChannels + j0 },
+              residualStride: outChannels, relu: job.relu)
+            : .none
+          OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
+          q += MR
         }
       }
+      c0 += block
     }
   }
 }

@@ -3,9 +3,9 @@ import ConvCore
 /// The knobs of one tiled direct convolution, as the tuner sees them
 /// (`BackendConfig` keys in brackets):
 ///
-/// - `pixelTile` [`mr`]: output pixels in the register tile (rows of the outer product);
-/// - `panelVectors` [`nr`]: 16-channel vectors in the register tile, i.e. an
-///   output-channel panel of `16·nr` channels;
+/// - the register tile, an entry of `KernelTable`: `pixelTile` [`mr`] output
+///   pixels (rows of the outer product) × `panelVectors` [`nr`] vectors of
+///   `lanes` [`v`] floats, i.e. an output-channel panel of `nr·v` channels;
 /// - `channelBlock` [`kc`]: input channels per reduction block, 0 for all of
 ///   them (then the kernel-column and channel loops fuse into one contiguous run);
 /// - `split` [`split`]: how the work is cut into parallel tasks.
@@ -24,44 +24,42 @@ struct TiledConvConfiguration: Equatable, Sendable {
 
   var pixelTile: Int
   var panelVectors: Int
+  var lanes: Int
   var channelBlock: Int
   var split: Split
 
-  /// The register tiles that have compiled kernels: (pixels, vectors). Every
-  /// one keeps its `mr·nr` accumulators plus `nr` weight vectors and a
-  /// broadcast within the 32 AVX-512 registers. With more than about 10
-  /// pixels the pixels' row pointers no longer fit the 16 general-purpose
-  /// registers and are reloaded every step, so 12×2 and 16×1 measure slower
-  /// than 6×2 and 8×1 here; they stay as candidates for other machines.
-  static let registerTiles: [(pixels: Int, vectors: Int)] = [(6, 2), (8, 2), (4, 2), (12, 2), (8, 1), (16, 1)]
-
-  static let keys = ["mr", "nr", "kc", "split"]
+  static let keys = ["mr", "nr", "v", "kc", "split"]
 
   /// Output channels per panel.
-  var panelWidth: Int { panelVectors * OuterProductMicrokernel.lanes }
+  var panelWidth: Int { panelVectors * lanes }
 
-  /// Input channels per reduction block for a layer with `inChannels`.
+  /// The compiled kernel for this tile (validated in `init`).
+  var tile: RegisterTile? { KernelTable.tile(rows: pixelTile, vectors: panelVectors, lanes: lanes) }
+
+  /// Input channels per reduction block for a group of `inChannels`.
   func channelBlock(for inChannels: Int) -> Int {
     channelBlock == 0 ? inChannels : min(channelBlock, inChannels)
   }
 
   var backendConfig: BackendConfig {
-    BackendConfig(["mr": pixelTile, "nr": panelVectors, "kc": channelBlock, "split": split.rawValue])
+    BackendConfig(["mr": pixelTile, "nr": panelVectors, "v": lanes, "kc": channelBlock, "split": split.rawValue])
   }
 
-  init(pixelTile: Int, panelVectors: Int, channelBlock: Int, split: Split) {
+  init(pixelTile: Int, panelVectors: Int, lanes: Int, channelBlock: Int, split: Split) {
     self.pixelTile = pixelTile
     self.panelVectors = panelVectors
+    self.lanes = lanes
     self.channelBlock = channelBlock
     self.split = split
   }
 
-  /// Reads `config`; missing keys take the values of `defaultFor(problem)`.
-  init(_ config: BackendConfig, problem: ConvProblem) throws {
-    self = Self.defaultFor(problem)
+  /// Reads `config`; missing keys take the values of `defaultFor(problem, machine)`.
+  init(_ config: BackendConfig, problem: ConvProblem, machine: MachineModel) throws {
+    self = Self.defaultFor(problem, machine: machine)
     for key in config.parameters.keys where !Self.keys.contains(key) {
       throw BackendError("tiled-simd has no knob '\(key)' (in '\(config)'); knobs: \(Self.keys.joined(separator: ", "))")
     }
+    if let v = config["v"] { lanes = v }
     if let mr = config["mr"] { pixelTile = mr }
     if let nr = config["nr"] { panelVectors = nr }
     if let kc = config["kc"] { channelBlock = kc }
@@ -71,9 +69,8 @@ struct TiledConvConfiguration: Equatable, Sendable {
       }
       self.split = split
     }
-    guard Self.registerTiles.contains(where: { $0 == (pixelTile, panelVectors) }) else {
-      let tiles = Self.registerTiles.map { "mr=\($0.pixels),nr=\($0.vectors)" }.joined(separator: "; ")
-      throw BackendError("tiled-simd has no register tile mr=\(pixelTile),nr=\(panelVectors); tiles: \(tiles)")
+    guard tile != nil else {
+      throw BackendError("tiled-simd has no register tile mr=\(pixelTile),nr=\(panelVectors),v=\(lanes); tiles: \(KernelTable.listing)")
     }
     guard channelBlock >= 0 else { throw BackendError("tiled-simd: kc must be 0 (all channels) or positive, got \(channelBlock)") }
   }
@@ -82,21 +79,11 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// channels × 9 taps × 32 columns × 4 bytes = 144 KiB of weights per panel
   /// and block, which stay in L2 while every pixel tile of a task reuses them.
   ///
-  /// The default does not block: at one 512-bit FMA per cycle a 6×32 tile
-  /// needs 128 bytes of weights per 12 cycles, which L2 delivers, while
+  /// The default does not block: at one vector FMA per cycle a 6-row tile
+  /// needs one panel row of weights per 12 FMAs, which L2 delivers, while
   /// blocking adds a load and store of the output per block; measured, 128-channel
   /// blocks are 5–15% slower on the 1×1 layers and equal on the 3×3 ones.
   static let blockedChannels = 128
-  /// The register tile measured fastest on most ResNet-50 layers: 6 pixels ×
-  /// 2 vectors (12 accumulators; 8 pixels is within 3% on most layers and
-  /// slower on those with few pixels, 12 is slower on most).
-  static let defaultPixelTile = 6
-  /// The tile for layers of at most 16 output channels (one vector): 8 pixels
-  /// keep 8 accumulators in flight, enough to cover the FMA latency.
-  static let narrowPixelTile = 8
-  /// The smaller tile for layers with fewer output pixels than `defaultPixelTile`
-  /// (the classifier: 1 pixel), which would otherwise compute mostly unused rows.
-  static let smallPixelTile = 4
 
   /// From this many output pixels on, splitting by pixels alone is best; below
   /// it, splitting both ways. Splitting by pixels makes every task read all
@@ -107,25 +94,32 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// against 188 GFLOP/s).
   static let manyPixels = 2048
 
-  /// The configuration measured fastest on typical layers of this shape's kind.
-  static func defaultFor(_ p: ConvProblem) -> TiledConvConfiguration {
+  /// The configuration measured fastest on typical layers of this shape's
+  /// kind, with the machine's native vector width: two vectors of output
+  /// channels per panel (one when a group has at most one vector of them),
+  /// the table's default rows for that, and fewer rows when the layer has
+  /// fewer output pixels than that (the classifier: 1 pixel).
+  static func defaultFor(_ p: ConvProblem, machine: MachineModel) -> TiledConvConfiguration {
+    let lanes = KernelTable.nativeLanes(on: machine)
     let pixels = p.batch * p.outHeight * p.outWidth
-    let vectors = p.outChannels <= OuterProductMicrokernel.lanes ? 1 : 2
-    let tile = vectors == 1 ? narrowPixelTile : (pixels < defaultPixelTile ? smallPixelTile : defaultPixelTile)
+    let vectors = p.groupOutChannels <= lanes ? 1 : 2
+    var tile = KernelTable.preferred(vectors: vectors, on: machine)
+    if let t = tile, pixels < t.rows { tile = KernelTable.preferred(vectors: vectors, maxRows: max(pixels, 4), on: machine) ?? t }
     return TiledConvConfiguration(
-      pixelTile: tile, panelVectors: vectors, channelBlock: 0, split: pixels >= manyPixels ? .pixels : .both)
+      pixelTile: tile?.rows ?? 4, panelVectors: tile?.vectors ?? vectors, lanes: tile?.lanes ?? lanes,
+      channelBlock: 0, split: pixels >= manyPixels ? .pixels : .both)
   }
 
   /// A handful of candidates for the tuner, the default first: the other
-  /// register tiles of its width, the other splits, and blocked channels for
-  /// wide layers.
-  static func candidates(for p: ConvProblem) -> [TiledConvConfiguration] {
-    let base = defaultFor(p)
+  /// native register tiles whose panels are no wider than the default's
+  /// allows usefully, the other splits, and blocked channels for wide groups.
+  static func candidates(for p: ConvProblem, machine: MachineModel) -> [TiledConvConfiguration] {
+    let base = defaultFor(p, machine: machine)
     var out = [base]
     func add(_ c: TiledConvConfiguration) { if !out.contains(c) { out.append(c) } }
-    for tile in registerTiles where tile.vectors == base.panelVectors && tile.pixels != base.pixelTile {
+    for tile in KernelTable.native(on: machine) where tile.vectors == base.panelVectors || (base.panelVectors > 1 && tile.vectors > 1) {
       var c = base
-      c.pixelTile = tile.pixels
+      (c.pixelTile, c.panelVectors) = (tile.rows, tile.vectors)
       add(c)
     }
     for split in Split.allCases where split != base.split {
@@ -133,7 +127,7 @@ struct TiledConvConfiguration: Equatable, Sendable {
       c.split = split
       add(c)
     }
-    if p.inChannels > blockedChannels {
+    if p.groupInChannels > blockedChannels {
       var blocked = base
       blocked.channelBlock = blockedChannels
       add(blocked)

@@ -3,8 +3,8 @@ import ConvCore
 /// How one run of a tiled convolution is cut into parallel tasks: a grid of
 /// pixel blocks (runs of consecutive output pixels, flattened over batch, rows
 /// and columns, in whole register tiles) × panel groups (runs of output-channel
-/// panels). Tasks are numbered pixel-block-major.
-struct TiledConvSchedule {
+/// panels, across convolution groups). Tasks are numbered pixel-block-major.
+struct TiledConvSchedule: Sendable {
   /// Register tiles (of `pixelTile` output pixels) in the whole output.
   let tiles: Int
   let pixelBlocks: Int
@@ -14,19 +14,21 @@ struct TiledConvSchedule {
   /// Tasks handed to each thread, so the pool's dynamic dispatch can even out
   /// tasks of unequal cost (edge tiles, cache misses).
   static let tasksPerThread = 4
-  /// Input bytes a pixel block may touch per channel block: half of a 1 MiB
-  /// L2, so the block stays resident while every panel of the task reuses it.
-  static let inputBlockBytes = 512 * 1024
 
-  init(problem p: ConvProblem, config: TiledConvConfiguration, panels: Int, threads: Int) {
+  /// - Parameter machine: a pixel block may touch half of one core's L2 of
+  ///   input per channel block, so the block stays resident while every panel
+  ///   of the task reuses it.
+  init(problem p: ConvProblem, config: TiledConvConfiguration, panels: Int, threads: Int, machine: MachineModel) {
     let pixels = p.batch * p.outHeight * p.outWidth
     tiles = (pixels + config.pixelTile - 1) / config.pixelTile
     self.panels = panels
     let wanted = threads * Self.tasksPerThread
+    let inputBlockBytes = max(machine.l2Bytes / 2, 1)
     // Bytes of input one output pixel brings into cache per channel block (the
     // halo of the kernel window is shared with neighbouring pixels and ignored).
-    let bytesPerPixel = config.channelBlock(for: p.inChannels) * p.strideHeight * p.strideWidth * MemoryLayout<Float>.size
-    let cacheBlocks = (pixels * bytesPerPixel + Self.inputBlockBytes - 1) / Self.inputBlockBytes
+    let bytesPerPixel = config.channelBlock(for: p.groupInChannels) * p.groups * p.strideHeight * p.strideWidth
+      * MemoryLayout<Float>.size
+    let cacheBlocks = (pixels * bytesPerPixel + inputBlockBytes - 1) / inputBlockBytes
     var blocks: Int, groups: Int
     switch config.split {
     case .pixels:

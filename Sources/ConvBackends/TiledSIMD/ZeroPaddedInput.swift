@@ -1,8 +1,9 @@
 import ConvCore
 
 /// An NHWC copy of the input with its zero border made explicit:
-/// [batch][inHeight + 2·padHeight][inWidth + 2·padWidth][pixelStride], channels
-/// `0..<inChannels` of each pixel used.
+/// [batch][padTop + inHeight + padBottom][padLeft + inWidth + padRight][pixelStride],
+/// channels `0..<inChannels` of each pixel used, where the bottom and right
+/// borders are only as deep as some output reads (`ConvProblem.readPadBottom`).
 ///
 /// With the border in memory every tap of every output pixel reads valid
 /// memory, so one kernel without edge cases serves the whole image. The copy
@@ -12,35 +13,44 @@ import ConvCore
 ///
 /// The pixel stride is skewed by one cache line when the pixels a register
 /// tile reads (`strideWidth · inChannels` floats apart) would otherwise fall
-/// in the same few L1 sets: the L1 data cache has 64 sets of 64-byte lines, so
-/// rows 4 KiB apart share one set and 2 KiB apart two, and eight such rows
-/// plus the streaming weights overflow its 8 ways (measured: the 3×3 stride-2
-/// layer with 512 channels ran at 65% of the speed of its neighbours).
+/// in the same few L1 sets: addresses one L1 way apart (sets × line bytes,
+/// 4 KiB on the machines measured) share a set and half that apart two, and
+/// eight such rows plus the streaming weights overflow the ways (measured: the
+/// 3×3 stride-2 layer with 512 channels ran at 65% of the speed of its
+/// neighbours).
 struct ZeroPaddedInput {
   let height: Int
   let width: Int
   let channels: Int
-  /// Floats from one pixel to the next: `channels`, or `channels + cacheLineFloats` when skewed.
+  /// Floats from one pixel to the next: `channels`, or `channels` plus one cache line when skewed.
   let pixelStride: Int
   let batch: Int
-  let padHeight: Int
-  let padWidth: Int
+  let padTop: Int
+  let padLeft: Int
+  /// Image rows and columns copied (the rows past what any output reads are dropped).
+  let copiedRows: Int
+  let copiedColumns: Int
 
-  /// Floats per 64-byte cache line.
-  static let cacheLineFloats = 16
-  /// Row distances (floats) that are multiples of this (2 KiB) map register-tile rows to at most two L1 sets.
-  static let setAliasingFloats = 512
-
-  init(problem p: ConvProblem) {
-    height = p.inHeight + 2 * p.padHeight
-    width = p.inWidth + 2 * p.padWidth
+  init(problem p: ConvProblem, machine: MachineModel) {
+    let lineFloats = max(1, machine.cacheLineBytes / MemoryLayout<Float>.stride)
+    // Row distances that are multiples of half an L1 way map a tile's rows to at most two sets.
+    let aliasingFloats = max(lineFloats, machine.l1AliasingBytes / 2 / MemoryLayout<Float>.stride)
+    copiedRows = max(0, min(p.inHeight, (p.outHeight - 1) * p.strideHeight + p.kernelExtentHeight - p.padTop))
+    copiedColumns = max(0, min(p.inWidth, (p.outWidth - 1) * p.strideWidth + p.kernelExtentWidth - p.padLeft))
+    height = p.padTop + copiedRows + p.readPadBottom
+    width = p.padLeft + copiedColumns + p.readPadRight
     channels = p.inChannels
-    let aliased = (p.strideWidth * p.inChannels) % Self.setAliasingFloats == 0
-    pixelStride = p.inChannels + (aliased ? Self.cacheLineFloats : 0)
+    let aliased = (p.strideWidth * p.inChannels) % aliasingFloats == 0
+    pixelStride = p.inChannels + (aliased ? lineFloats : 0)
     batch = p.batch
-    padHeight = p.padHeight
-    padWidth = p.padWidth
+    padTop = p.padTop
+    padLeft = p.padLeft
+    inputHeight = p.inHeight
+    inputWidth = p.inWidth
   }
+
+  private let inputHeight: Int
+  private let inputWidth: Int
 
   /// Floats of the copy.
   var count: Int { batch * height * width * pixelStride }
@@ -48,27 +58,28 @@ struct ZeroPaddedInput {
   /// Writes the padded copy of `input` (NHWC, unpadded) to `destination`, rows spread over `pool`.
   func copy(_ input: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, pool: ThreadPool) {
     let rowFloats = width * pixelStride
-    let inWidth = width - 2 * padWidth, inHeight = height - 2 * padHeight
-    let border = padWidth * pixelStride, interior = inWidth * pixelStride
-    let (channels, pixelStride) = (self.channels, self.pixelStride)
+    let left = padLeft * pixelStride, interior = copiedColumns * pixelStride
+    let right = rowFloats - left - interior
+    let (channels, pixelStride, inputHeight, inputWidth) = (self.channels, self.pixelStride, self.inputHeight, self.inputWidth)
+    let (height, padTop, copiedRows, copiedColumns) = (self.height, self.padTop, self.copiedRows, self.copiedColumns)
     pool.parallelFor(batch * height) { row in
       let n = row / height, y = row % height
       let out = destination + row * rowFloats
-      let iy = y - padHeight
-      guard iy >= 0 && iy < inHeight else {
+      let iy = y - padTop
+      guard iy >= 0 && iy < copiedRows else {
         out.update(repeating: 0, count: rowFloats)
         return
       }
-      out.update(repeating: 0, count: border)
-      let source = input + (n * inHeight + iy) * inWidth * channels
+      out.update(repeating: 0, count: left)
+      let source = input + (n * inputHeight + iy) * inputWidth * channels
       if pixelStride == channels {
-        (out + border).update(from: source, count: interior)
+        (out + left).update(from: source, count: interior)
       } else {
-        for x in 0..<inWidth {
-          (out + border + x * pixelStride).update(from: source + x * channels, count: channels)
+        for x in 0..<copiedColumns {
+          (out + left + x * pixelStride).update(from: source + x * channels, count: channels)
         }
       }
-      (out + border + interior).update(repeating: 0, count: border)
+      (out + left + interior).update(repeating: 0, count: right)
     }
   }
 }

@@ -3,13 +3,15 @@ import Synchronization
 
 /// One stride-1 3×3 convolution prepared for Winograd F(m×m, 3×3), m = 2 or 4.
 ///
-/// `prepare` computes U = G·g·Gᵀ for every (output, input) channel pair and packs
-/// it as α² matrices [inChannels × outChannels], one per transformed element ξ.
+/// `prepare` computes U = G·g·Gᵀ for every (output, input) channel pair of
+/// every group and packs it as α²·groups matrices [C/g × OC/g], one per
+/// transformed element ξ and group.
 /// A run then takes the output tiles block by block (see `WinogradTiling`):
 ///
 /// 1. input transform: V[ξ][tile][c] = (Bᵀ·d·B)[ξ] for the block's tiles, NHWC
 ///    input read sixteen channels at a time, zero outside the image;
-/// 2. products: M[ξ] = V[ξ] · U[ξ] for each ξ ([tiles × C]·[C × K], `SIMDGemm`);
+/// 2. products: M[ξ] = V[ξ] · U[ξ] for each ξ, group by group
+///    ([tiles × C/g]·[C/g × OC/g] on a column slice, `PackedGemm`);
 /// 3. output transform: Aᵀ·M·A per tile and sixteen output channels, plus bias,
 ///    residual and ReLU, stored straight into the NHWC output (pixels past the
 ///    output's right and bottom edges dropped).
@@ -35,7 +37,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   private let threadAreaFloats: Int
   private let tiling: WinogradTiling
   private let split: WinogradSplit
-  /// U[ξ], ξ ∈ 0..<α²: [inChannels × outChannels] packed for `SIMDGemm`.
+  /// U[ξ][g], ξ ∈ 0..<α², g ∈ 0..<groups, at `ξ·groups + g`: [C/g × OC/g] packed for `PackedGemm`.
   private let filters: [PackedGemmB]
   /// `outChannels` values zero-padded to `tiling.productRowStride`, so the
   /// output transform reads bias with full vector loads.
@@ -43,29 +45,37 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   /// Seconds of (input transform, products, output transform) of the last run.
   private let phaseLog = Mutex<(Double, Double, Double)?>(nil)
 
-  init(problem p: ConvProblem, weights: ConvWeights, config: BackendConfig, outputTile: Int, blockTiles: Int,
-       split: WinogradSplit, maxThreads: Int) {
+  /// The algorithm, by output tile.
+  private let algorithm: WinogradAlgorithm
+  /// The register tile of the products.
+  private let gemmTile: RegisterTile
+
+  init(problem p: ConvProblem, weights: ConvWeights, config: BackendConfig, algorithm: WinogradAlgorithm, blockTiles: Int,
+       split: WinogradSplit, maxThreads: Int, gemmTile: RegisterTile) {
     problem = p
     self.config = config
     self.split = split
     self.maxThreads = maxThreads
-    tiling = WinogradTiling(problem: p, outputTile: outputTile, blockTiles: blockTiles)
+    self.algorithm = algorithm
+    self.gemmTile = gemmTile
+    tiling = WinogradTiling(problem: p, outputTile: algorithm.outputTile, blockTiles: blockTiles)
     let vector = WinogradVector.scalarCount
-    threadAreaFloats = Self.timingFloats + (2 * tiling.elementCount + outputTile * outputTile) * vector
+    threadAreaFloats = Self.timingFloats + (2 * tiling.elementCount + algorithm.outputTile * algorithm.outputTile) * vector
     let scratchBlocks = split == .blocks ? maxThreads : 1
     workspaceBytes = (maxThreads * threadAreaFloats
       + scratchBlocks * (tiling.inputBlockFloats + tiling.productBlockFloats)) * MemoryLayout<Float>.stride
 
-    let (c, k, elements) = (p.inChannels, p.outChannels, tiling.elementCount)
-    let transformed = AlignedBuffer(count: elements * c * k)
-    if outputTile == WinogradF4x3Transforms.outputTile {
-      Self.transformFilters(WinogradF4x3Transforms.self, p, weights, into: transformed.pointer)
-    } else {
-      Self.transformFilters(WinogradF2x3Transforms.self, p, weights, into: transformed.pointer)
+    let (c, k, elements, groups) = (p.groupInChannels, p.groupOutChannels, tiling.elementCount, p.groups)
+    let transformed = AlignedBuffer(count: elements * groups * c * k)
+    switch algorithm {
+    case .f4x3: Self.transformFilters(WinogradF4x3Transforms.self, p, weights, into: transformed.pointer)
+    case .f2x3: Self.transformFilters(WinogradF2x3Transforms.self, p, weights, into: transformed.pointer)
     }
-    filters = (0..<elements).map { e in PackedGemmB(k: c, n: k, source: transformed.pointer + e * c * k, ldb: k) }
+    filters = (0..<elements * groups).map { i in
+      PackedGemmB(k: c, n: k, source: transformed.pointer + i * c * k, ldb: k, tile: gemmTile)
+    }
     bias = AlignedBuffer(count: tiling.productRowStride)
-    for o in 0..<k { bias.pointer[o] = weights.bias[o] }
+    for o in 0..<p.outChannels { bias.pointer[o] = weights.bias[o] }
   }
 
   /// Per-phase times of the last run, in seconds, each summed over the threads
@@ -81,26 +91,29 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     residual: UnsafePointer<Float>?, relu: Bool,
     workspace: UnsafeMutableRawPointer, pool: ThreadPool
   ) {
-    if tiling.outputTile == WinogradF4x3Transforms.outputTile {
+    switch algorithm {
+    case .f4x3:
       execute(WinogradF4x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
               workspace: workspace, pool: pool)
-    } else {
+    case .f2x3:
       execute(WinogradF2x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
               workspace: workspace, pool: pool)
     }
   }
 
-  /// U[ξ] = (G·g·Gᵀ)[ξ] for every filter, as α² row-major [inChannels × outChannels] matrices at `u`.
+  /// U[ξ][g] = (G·g·Gᵀ)[ξ] for every filter, as α²·groups row-major
+  /// [C/g × OC/g] matrices at `u`, matrix (ξ, g) at `(ξ·groups + g)·C/g·OC/g`.
   private static func transformFilters<T: WinogradTransforms>(
     _: T.Type, _ p: ConvProblem, _ weights: ConvWeights, into u: UnsafeMutablePointer<Float>
   ) {
-    let (c, k) = (p.inChannels, p.outChannels)
+    let (c, k, groups) = (p.groupInChannels, p.groupOutChannels, p.groups)
     weights.weights.withUnsafeBufferPointer { w in
-      for o in 0..<k {
+      for o in 0..<p.outChannels {
+        let g = o / k, local = o % k
         for i in 0..<c {
-          let g = w.baseAddress! + (o * c + i) * 9
-          T.transformFilter({ row, col in Double(g[row * 3 + col]) }, { e, value in
-            u[(e * c + i) * k + o] = Float(value)
+          let filter = (o * c + i) * 9
+          T.transformFilter({ row, col in Double(w[filter + row * 3 + col]) }, { e, value in
+            u[((e * groups + g) * c + i) * k + local] = Float(value)
           })
         }
       }
@@ -221,7 +234,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     let p = problem
     let (h, w, c) = (p.inHeight, p.inWidth, p.inChannels)
     let (n, oy, ox) = tiling.origin(ofTile: t)
-    let y0 = oy - p.padHeight, x0 = ox - p.padWidth
+    let y0 = oy - p.padTop, x0 = ox - p.padLeft
     let alpha = T.inputTile, width = WinogradVector.scalarCount
     let interior = y0 >= 0 && x0 >= 0 && y0 + alpha <= h && x0 + alpha <= w
     let image = input + n * h * w * c
@@ -237,8 +250,8 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
           for s in 0..<alpha {
             let y = y0 + r, x = x0 + s
             let inside = y >= 0 && y < h && x >= 0 && x < w
-            let value = inside ? WinogradMemory.load(image + (y * w + x) * c + cv, lanes: lanes) : WinogradVector()
-            WinogradMemory.store(value, area.gathered + (r * alpha + s) * width)
+            let value = inside ? VectorMemory.load(image + (y * w + x) * c + cv, count: lanes) : WinogradVector()
+            VectorMemory.store(value, area.gathered + (r * alpha + s) * width)
           }
         }
         T.transformInput(area.gathered, rowStride: alpha * width, columnStride: width,
@@ -248,13 +261,17 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     }
   }
 
-  /// M[ξ] = V[ξ] · U[ξ] for the first `tiles` rows of plane ξ = `element`.
+  /// M[ξ] = V[ξ] · U[ξ] for the first `tiles` rows of plane ξ = `element`,
+  /// one product per group on its slice of the channels.
   @inline(__always)
   private func multiply(element e: Int, tiles: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
-    SIMDGemm.multiply(
-      m: tiles, a: v + e * tiling.inputPlaneStride, lda: tiling.inputRowStride, b: filters[e],
-      c: m + e * tiling.productPlaneStride, ldc: tiling.productRowStride, accumulate: false,
-      bias: nil, residual: nil, ldr: tiling.productRowStride, relu: false)
+    let (groups, c, k) = (problem.groups, problem.groupInChannels, problem.groupOutChannels)
+    for g in 0..<groups {
+      PackedGemm.multiply(.init(
+        m: tiles, a: v + e * tiling.inputPlaneStride + g * c, lda: tiling.inputRowStride, b: filters[e * groups + g],
+        c: m + e * tiling.productPlaneStride + g * k, ldc: tiling.productRowStride, accumulate: false,
+        bias: nil, residual: nil, ldr: tiling.productRowStride, relu: false))
+    }
   }
 
   /// Aᵀ·M·A of tile `t` (row `row` of the α² planes at `products`), with the
@@ -275,7 +292,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     while kv < k {
       T.transformOutput(source + kv, elementStride: tiling.productPlaneStride, into: area.outputTile, scratch: area.scratch)
       stage.store(area.outputTile, side: m, rows: rows, columns: columns, lanes: min(width, k - kv),
-                  offset: first + kv, bias: WinogradMemory.load(bias.pointer + kv))
+                  offset: first + kv, bias: VectorMemory.load(bias.pointer + kv))
       kv += width
     }
   }

@@ -1,45 +1,40 @@
 import ConvCore
 
 /// Winograd minimal filtering (Lavin & Gray, CVPR 2016) for 3×3 stride-1
-/// convolutions: F(2×2, 3×3) or F(4×4, 3×3), NHWC, any padding (0–2), any
-/// channel counts, partial tiles at the right and bottom edges.
+/// convolutions: F(2×2, 3×3) or F(4×4, 3×3), NHWC, any padding on any side
+/// (tiles read zero outside the image), groups (one product per group), any
+/// channel counts, partial tiles at the right and bottom edges. Dilated
+/// kernels are declined: their taps are not the adjacent pixels the
+/// transforms interpolate over.
 ///
 /// Configuration keys (missing ones take the values `defaultConfiguration`
 /// picks for the given or preferred `m`):
 /// - `m`: output tile side, 2 (α = 4, 16 products per tile) or 4 (α = 6, 36 products);
 /// - `tiles`: tiles transformed and multiplied per block, 1–`maxBlockTiles`
-///   (the rows of each product; multiples of 8 fill the GEMM's register tile);
+///   (the rows of each product; multiples of the GEMM tile's rows fill it);
 /// - `split`: 0 = threads take whole blocks, 1 = threads share each block's
 ///   phases (see `WinogradSplit`).
 ///
-/// Scratch is sized for `ThreadPool.availableCores` threads; a larger pool runs
-/// on that many of its threads.
+/// Scratch is sized for the machine's cores; a larger pool runs on that many
+/// of its threads.
 public struct WinogradBackend: ConvolutionBackend {
   /// Configuration keys.
   public static let outputTileKey = "m"
   public static let blockTilesKey = "tiles"
   public static let splitKey = "split"
   /// The output tile sides implemented.
-  public static let outputTiles = [2, 4]
+  public static var outputTiles: [Int] { WinogradAlgorithm.allCases.map(\.outputTile) }
   /// Largest accepted `tiles`: beyond it a block no longer fits any cache.
   public static let maxBlockTiles = 4096
   /// Fewest F(4×4) tiles for which F(4×4) is preferred (see `preferredOutputTile`).
   static let minimumLargeTiles = 8
-  /// One core's L2 (1 MiB on this machine's Zen 5 cores).
-  static let levelTwoBytes = 1 << 20
-  /// Block size with `WinogradSplit.blocks`: half an L2 for a block's V and M,
-  /// leaving the other half to the transformed filters it streams.
-  static let blockBudgetBytes = levelTwoBytes / 2
-  /// Block size with `WinogradSplit.phases`: V and M of a shared block spread
-  /// over both cores' L2.
-  static let sharedBlockBudgetBytes = 2 * levelTwoBytes
   /// Block sizes the tuner tries besides the default.
   static let candidateBlockTiles = [8, 16, 32, 64]
 
   public init() {}
   public var name: String { "winograd" }
   public var summary: String {
-    "Winograd F(2×2,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, SIMDGemm products"
+    "Winograd F(2×2,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, packed-GEMM products"
   }
   public var availability: Availability { .available }
 
@@ -48,21 +43,26 @@ public struct WinogradBackend: ConvolutionBackend {
       return .no("Winograd F(m×m,3×3) needs a 3×3 kernel with stride 1 "
         + "(got \(p.kernelHeight)×\(p.kernelWidth), stride \(p.strideHeight)×\(p.strideWidth))")
     }
+    if p.isDilated {
+      return .no("Winograd F(m×m,3×3) interpolates over adjacent taps; a dilated kernel (dh\(p.dilationHeight)dw\(p.dilationWidth)) has gaps")
+    }
     return .yes
   }
 
   /// Winograd's transforms amplify rounding error; see `Tolerance.winograd`.
   public func tolerance(for problem: ConvProblem, config: BackendConfig) -> Double { Tolerance.winograd }
+  /// Its layers' errors compound over a network more than direct methods' (see `Tolerance`).
+  public var networkTolerance: Double { Tolerance.networkWinograd }
 
   /// The default first, then both tile sizes × both splits × `candidateBlockTiles`
   /// (block sizes capped at the tile count, duplicates dropped).
-  public func configurations(for p: ConvProblem) -> [BackendConfig] {
+  public func configurations(for p: ConvProblem, machine: MachineModel) -> [BackendConfig] {
     let preferred = preferredOutputTile(for: p)
-    var out = [defaultConfiguration(for: p, outputTile: preferred)]
+    var out = [defaultConfiguration(for: p, outputTile: preferred, machine: machine)]
     for m in [preferred] + Self.outputTiles.filter({ $0 != preferred }) {
       let tileCount = WinogradTiling(problem: p, outputTile: m, blockTiles: 1).tileCount
       for split in [WinogradSplit.blocks, .phases] {
-        let sizes = [blockTiles(for: p, outputTile: m, split: split)] + Self.candidateBlockTiles
+        let sizes = [blockTiles(for: p, outputTile: m, split: split, machine: machine)] + Self.candidateBlockTiles
         for tiles in sizes.map({ min($0, tileCount) }) {
           let config = Self.configuration(m: m, tiles: tiles, split: split)
           if !out.contains(config) { out.append(config) }
@@ -86,54 +86,68 @@ public struct WinogradBackend: ConvolutionBackend {
   }
 
   /// The measured best layout for output tile `m`: whole blocks per thread
-  /// while all α² transformed filters fit one L2 (every thread streams all of
-  /// them for every block), shared phases otherwise (each thread streams its
-  /// share once per block).
-  func defaultConfiguration(for p: ConvProblem, outputTile m: Int) -> BackendConfig {
+  /// while all α² transformed filters fit one core's L2 (every thread streams
+  /// all of them for every block), shared phases otherwise (each thread
+  /// streams its share once per block).
+  func defaultConfiguration(for p: ConvProblem, outputTile m: Int, machine: MachineModel) -> BackendConfig {
     let alpha = m + 2
-    let filterBytes = alpha * alpha * p.inChannels * p.outChannels * MemoryLayout<Float>.stride
-    let split: WinogradSplit = filterBytes <= Self.levelTwoBytes ? .blocks : .phases
+    let filterBytes = alpha * alpha * p.groupInChannels * p.outChannels * MemoryLayout<Float>.stride
+    let split: WinogradSplit = filterBytes <= machine.l2Bytes ? .blocks : .phases
     let tileCount = WinogradTiling(problem: p, outputTile: m, blockTiles: 1).tileCount
-    return Self.configuration(m: m, tiles: min(tileCount, blockTiles(for: p, outputTile: m, split: split)), split: split)
+    return Self.configuration(m: m, tiles: min(tileCount, blockTiles(for: p, outputTile: m, split: split, machine: machine)),
+                              split: split)
   }
 
-  /// Tiles per block that fill the split's budget, in multiples of the rows of
-  /// `SIMDGemm`'s register tile (a product's rows are its tiles).
-  func blockTiles(for p: ConvProblem, outputTile m: Int, split: WinogradSplit) -> Int {
+  /// Tiles per block that fill the split's budget — half of one core's L2 for
+  /// a block's V and M with `blocks` (the other half for the transformed
+  /// filters it streams), the L2 of every core with `phases` (the shared block
+  /// is spread over them) — in multiples of the GEMM tile's rows (a product's
+  /// rows are its tiles).
+  func blockTiles(for p: ConvProblem, outputTile m: Int, split: WinogradSplit, machine: MachineModel) -> Int {
     let alpha = m + 2
     let perTile = alpha * alpha * (WinogradTiling.roundUpToVector(p.inChannels)
       + WinogradTiling.roundUpToVector(p.outChannels)) * MemoryLayout<Float>.stride
-    let budget = split == .blocks ? Self.blockBudgetBytes : Self.sharedBlockBudgetBytes
-    let tiles = budget / perTile / SIMDGemm.rowTile * SIMDGemm.rowTile
-    return min(Self.maxBlockTiles, max(SIMDGemm.rowTile, tiles))
+    let budget = split == .blocks ? machine.l2Bytes / 2 : machine.l2Bytes * machine.cores
+    let rows = PackedGemm.defaultTile(on: machine).rows
+    let tiles = budget / perTile / rows * rows
+    return min(Self.maxBlockTiles, max(rows, tiles))
   }
 
   static func configuration(m: Int, tiles: Int, split: WinogradSplit) -> BackendConfig {
     BackendConfig([outputTileKey: m, blockTilesKey: tiles, splitKey: split.rawValue])
   }
 
-  public func prepare(_ p: ConvProblem, weights: ConvWeights, config: BackendConfig) throws -> PreparedConvolution {
-    if case .no(let why) = canRun(p) { throw BackendError("winograd cannot run \(p.descriptor): \(why)") }
+  public func pack(_ p: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
     let known: Set = [Self.outputTileKey, Self.blockTilesKey, Self.splitKey]
     if let unknown = config.parameters.keys.sorted().first(where: { !known.contains($0) }) {
       throw BackendError("winograd has no configuration key '\(unknown)'; known: m, tiles, split")
     }
     let m = config[Self.outputTileKey] ?? preferredOutputTile(for: p)
-    guard Self.outputTiles.contains(m) else {
-      throw BackendError("winograd has no output tile m=\(m); choose m=2 or m=4")
+    guard let algorithm = WinogradAlgorithm(rawValue: m) else {
+      throw BackendError("winograd has no output tile m=\(m); choose \(Self.outputTiles.map { "m=\($0)" }.joined(separator: " or "))")
     }
-    let base = defaultConfiguration(for: p, outputTile: m)
-    let tiles = config[Self.blockTilesKey] ?? base[Self.blockTilesKey]!
+    let base = defaultConfiguration(for: p, outputTile: m, machine: machine)
+    let tiles = config[Self.blockTilesKey] ?? base[Self.blockTilesKey] ?? 1
     guard (1...Self.maxBlockTiles).contains(tiles) else {
       throw BackendError("winograd tiles=\(tiles) is out of range 1...\(Self.maxBlockTiles)")
     }
-    let rawSplit = config[Self.splitKey] ?? base[Self.splitKey]!
+    let rawSplit = config[Self.splitKey] ?? base[Self.splitKey] ?? 0
     guard let split = WinogradSplit(rawValue: rawSplit) else {
       throw BackendError("winograd has no split=\(rawSplit); choose 0 (blocks) or 1 (phases)")
     }
     return PreparedWinograd(problem: p, weights: weights, config: Self.configuration(m: m, tiles: tiles, split: split),
-                            outputTile: m, blockTiles: tiles, split: split, maxThreads: ThreadPool.availableCores)
+                            algorithm: algorithm, blockTiles: tiles, split: split, maxThreads: machine.cores,
+                            gemmTile: PackedGemm.defaultTile(on: machine))
   }
+}
+
+/// The Winograd algorithms implemented, by output tile side m (the raw value).
+enum WinogradAlgorithm: Int, CaseIterable, Sendable {
+  case f2x3 = 2
+  case f4x3 = 4
+  var outputTile: Int { rawValue }
 }
 
 /// How the threads of the pool share the work of one run.

@@ -51,8 +51,8 @@ enum WinogradF2x3Transforms: WinogradTransforms {
   @inline(never)
   static func inputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
                         _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
-    @inline(__always) func load(_ k: Int) -> WinogradVector { WinogradMemory.load(source + k * sourceStride) }
-    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { WinogradMemory.store(v, destination + k * destinationStride) }
+    @inline(__always) func load(_ k: Int) -> WinogradVector { VectorMemory.load(source + k * sourceStride) }
+    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { VectorMemory.store(v, destination + k * destinationStride) }
     let r = inputRow((load(0), load(1), load(2), load(3)))
     store(r.0, 0); store(r.1, 1); store(r.2, 2); store(r.3, 3)
   }
@@ -60,8 +60,8 @@ enum WinogradF2x3Transforms: WinogradTransforms {
   @inline(never)
   static func outputLine(_ source: UnsafePointer<Float>, _ sourceStride: Int,
                          _ destination: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
-    @inline(__always) func load(_ k: Int) -> WinogradVector { WinogradMemory.load(source + k * sourceStride) }
-    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { WinogradMemory.store(v, destination + k * destinationStride) }
+    @inline(__always) func load(_ k: Int) -> WinogradVector { VectorMemory.load(source + k * sourceStride) }
+    @inline(__always) func store(_ v: WinogradVector, _ k: Int) { VectorMemory.store(v, destination + k * destinationStride) }
     let r = outputRow((load(0), load(1), load(2), load(3)))
     store(r.0, 0); store(r.1, 1)
   }

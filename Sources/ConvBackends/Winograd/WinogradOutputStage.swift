@@ -22,15 +22,15 @@ struct WinogradOutputStage {
     for r in 0..<rows {
       for s in 0..<columns {
         let at = offset + (r * width + s) * channels
-        var y = WinogradMemory.load(tile + (r * side + s) * WinogradVector.scalarCount) + bias
+        var y = VectorMemory.load(tile + (r * side + s) * WinogradVector.scalarCount) + bias
         if lanes == WinogradVector.scalarCount {
-          if let residual { y += WinogradMemory.load(residual + at) }
+          if let residual { y += VectorMemory.load(residual + at) }
           if relu { y.replace(with: 0, where: y .< 0) }
-          WinogradMemory.store(y, output + at)
+          VectorMemory.store(y, output + at)
         } else {
-          if let residual { y += WinogradMemory.load(residual + at, lanes: lanes) }
+          if let residual { y += VectorMemory.load(residual + at, count: lanes) }
           if relu { y.replace(with: 0, where: y .< 0) }
-          WinogradMemory.store(y, output + at, lanes: lanes)
+          VectorMemory.store(y, output + at, count: lanes)
         }
       }
     }

@@ -1,33 +1,10 @@
-/// Sixteen channels of one activation or transformed value: one AVX-512 register.
+/// Sixteen channels of one activation or transformed value: the unit of the
+/// transforms and of the tiling's channel padding, whatever the machine's
+/// vector width. The transforms are additions of whole tiles (memory-bound,
+/// a few operations per value loaded), so a 16-float run costs one AVX-512
+/// register or two AVX2 registers alike; the products, where the time goes,
+/// run on `KernelTable`'s native tiles.
 typealias WinogradVector = SIMD16<Float>
-
-/// Vector loads and stores of runs of channels, full or (at a channel count
-/// that is not a multiple of 16) partial; missing lanes read as zero.
-enum WinogradMemory {
-  @inline(__always)
-  static func load(_ p: UnsafePointer<Float>) -> WinogradVector {
-    UnsafeRawPointer(p).loadUnaligned(as: WinogradVector.self)
-  }
-
-  @inline(__always)
-  static func load(_ p: UnsafePointer<Float>, lanes: Int) -> WinogradVector {
-    if lanes == WinogradVector.scalarCount { return load(p) }
-    var v = WinogradVector()
-    for i in 0..<lanes { v[i] = p[i] }
-    return v
-  }
-
-  @inline(__always)
-  static func store(_ v: WinogradVector, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradVector.self)
-  }
-
-  @inline(__always)
-  static func store(_ v: WinogradVector, _ p: UnsafeMutablePointer<Float>, lanes: Int) {
-    if lanes == WinogradVector.scalarCount { return store(v, p) }
-    for i in 0..<lanes { p[i] = v[i] }
-  }
-}
 
 /// One Winograd minimal-filtering algorithm F(m×m, 3×3) (Lavin & Gray, "Fast
 /// Algorithms for Convolutional Neural Networks", CVPR 2016, arXiv 1509.09308):

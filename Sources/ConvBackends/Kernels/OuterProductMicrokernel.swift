@@ -1,0 +1,177 @@
+/// The register-blocked inner kernel of every GEMM-like loop here (the tiled
+/// direct convolution and the packed GEMM behind Winograd's products): it
+/// keeps an `MR × (NR·V)` tile of outputs in vector registers and adds one
+/// rank-1 update (an outer product) per reduction step.
+///
+/// Each step loads `NR` vectors of `V.scalarCount` consecutive packed weights
+/// (output channels / GEMM columns), broadcasts one value of each of the `MR`
+/// rows (output pixels / GEMM rows) and issues `MR·NR` fused multiply-adds.
+/// This is the microkernel of Goto & van de Geijn 2008, "Anatomy of
+/// high-performance matrix multiplication", §5, with the roles of the operands
+/// chosen for an NHWC activation: rows are read in place with a broadcast, so
+/// only the weights need packing. `MR·NR` independent accumulators must cover
+/// the FMA latency times the FMA throughput (Low et al. 2016, "Analytical
+/// modeling is enough for high-performance BLIS", §3), and with the `NR`
+/// weight vectors and the broadcast they must fit the vector registers
+/// (`RegisterTile.registersNeeded`): 32 with AVX-512, 16 with AVX2.
+///
+/// `MR`, `NR` and the vector type `V` are generic so every entry of
+/// `KernelTable` compiles to straight code with its accumulators in
+/// registers (an `InlineArray` indexed only by constants after unrolling is
+/// promoted to registers).
+enum OuterProductMicrokernel {
+  /// `MR` rows of `NR` vectors.
+  typealias Accumulators<let MR: Int, let NR: Int, V: SIMD> = InlineArray<MR, InlineArray<NR, V>> where V.Scalar == Float
+
+  /// Where the valid part of a tile is: the kernel always computes a full
+  /// `MR × NR·lanes` tile, but only `rows × columns` of it exist in the output.
+  struct TileExtent {
+    var rows: Int
+    var columns: Int
+  }
+
+  /// The fused epilogue `y = act(acc + bias + residual)`.
+  struct Epilogue {
+    /// One value per column, starting at the tile's first column; nil for none.
+    var bias: UnsafePointer<Float>?
+    /// The residual of the tile's first row and column; row `i` starts at `residual + i·residualStride`.
+    var residual: UnsafePointer<Float>?
+    var residualStride: Int
+    var relu: Bool
+
+    static let none = Epilogue(bias: nil, residual: nil, residualStride: 0, relu: false)
+  }
+
+  /// All-zero accumulators.
+  @inline(__always)
+  static func zero<let MR: Int, let NR: Int, V: SIMD>() -> Accumulators<MR, NR, V> where V.Scalar == Float {
+    Accumulators<MR, NR, V>(repeating: InlineArray<NR, V>(repeating: V()))
+  }
+
+  /// Loads the valid part of a tile of `c` (row `i` at `c + i·ldc`); the rest is zero.
+  @inline(__always)
+  static func load<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: inout Accumulators<MR, NR, V>, from c: UnsafePointer<Float>, ldc: Int, extent: TileExtent
+  ) where V.Scalar == Float {
+    let lanes = V.scalarCount
+    withUnsafeTemporaryAllocation(of: V.self, capacity: MR * NR) { tile in
+      for i in 0..<MR {
+        for v in 0..<NR {
+          tile[i * NR + v] = i < extent.rows
+            ? VectorMemory.load(c + i * ldc + v * lanes, count: extent.columns - v * lanes) : V()
+        }
+      }
+      fill(&acc, from: tile)
+    }
+  }
+
+  /// Adds `Σ_taps Σ_{j<run} row[i][tapOffset + j] · weights[step][0..<NR·lanes]` to the tile.
+  ///
+  /// The reduction is a 2-D set of taps (kernel rows × kernel columns of a
+  /// convolution; a single tap for a GEMM), each a contiguous run of `run`
+  /// values of every row, at offset `tr·tapRowStride + tc·tapColumnStride`.
+  /// Weights are read strictly in order, `weightStride` floats per step: the
+  /// packing puts them exactly where this loop reads them.
+  @inline(__always)
+  static func accumulate<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: inout Accumulators<MR, NR, V>, rows: InlineArray<MR, UnsafePointer<Float>>,
+    tapRows: Int, tapRowStride: Int, tapColumns: Int, tapColumnStride: Int, run: Int,
+    weights: UnsafePointer<Float>, weightStride: Int
+  ) where V.Scalar == Float {
+    let lanes = V.scalarCount
+    var w = weights
+    for tr in 0..<tapRows {
+      for tc in 0..<tapColumns {
+        let offset = tr * tapRowStride + tc * tapColumnStride
+        let tapRows = InlineArray<MR, UnsafePointer<Float>> { rows[$0] + offset }
+        for j in 0..<run {
+          let b = InlineArray<NR, V> { UnsafeRawPointer(w + $0 * lanes).loadUnaligned(as: V.self) }
+          for i in 0..<MR {
+            let a = V(repeating: tapRows[i][j])
+            for v in 0..<NR { acc[i][v] = acc[i][v].addingProduct(a, b[v]) }
+          }
+          w += weightStride
+        }
+      }
+    }
+  }
+
+  /// Stores the valid part of the tile to `c` (row `i` at `c + i·ldc`), applying `epilogue`.
+  @inline(__always)
+  static func store<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, extent: TileExtent, epilogue: Epilogue
+  ) where V.Scalar == Float {
+    let lanes = V.scalarCount
+    if extent.rows == MR && extent.columns >= NR * lanes {
+      storeFull(acc, to: c, ldc: ldc, epilogue: epilogue)
+      return
+    }
+    withUnsafeTemporaryAllocation(of: V.self, capacity: MR * NR) { tile in
+      spill(acc, to: tile)
+      var biasVectors = InlineArray<NR, V>(repeating: V())
+      if let bias = epilogue.bias {
+        for v in 0..<NR { biasVectors[v] = VectorMemory.load(bias + v * lanes, count: extent.columns - v * lanes) }
+      }
+      for i in 0..<extent.rows {
+        for v in 0..<NR {
+          let count = extent.columns - v * lanes
+          if count <= 0 { break }
+          var y = tile[i * NR + v] + biasVectors[v]
+          if let residual = epilogue.residual {
+            y += VectorMemory.load(residual + i * epilogue.residualStride + v * lanes, count: count)
+          }
+          if epilogue.relu { y = VectorMemory.relu(y) }
+          VectorMemory.store(y, c + i * ldc + v * lanes, count: count)
+        }
+      }
+    }
+  }
+
+  /// `store` for a tile that is entirely valid, straight from the registers:
+  /// every loop has a constant trip count, so it unrolls and saves the spill,
+  /// which on layers with a short reduction (K = 64) is a tenth of the tile's time.
+  @inline(__always)
+  static func storeFull<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue
+  ) where V.Scalar == Float {
+    let lanes = V.scalarCount
+    var biasVectors = InlineArray<NR, V>(repeating: V())
+    if let bias = epilogue.bias {
+      for v in 0..<NR { biasVectors[v] = VectorMemory.load(bias + v * lanes) }
+    }
+    for i in 0..<MR {
+      for v in 0..<NR {
+        var y = acc[i][v] + biasVectors[v]
+        if let residual = epilogue.residual {
+          y += VectorMemory.load(residual + i * epilogue.residualStride + v * lanes)
+        }
+        if epilogue.relu { y = VectorMemory.relu(y) }
+        VectorMemory.store(y, c + i * ldc + v * lanes)
+      }
+    }
+  }
+
+  /// Copies the accumulators to memory, `[i][v]` at `tile[i·NR + v]`.
+  ///
+  /// The epilogue and partial loads index tiles with run-time bounds; doing
+  /// that on a memory copy keeps every access to the accumulators themselves
+  /// constant-indexed, so they stay in registers throughout the reduction loop.
+  @inline(__always)
+  static func spill<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: Accumulators<MR, NR, V>, to tile: UnsafeMutableBufferPointer<V>
+  ) where V.Scalar == Float {
+    for i in 0..<MR {
+      for v in 0..<NR { tile[i * NR + v] = acc[i][v] }
+    }
+  }
+
+  /// The inverse of `spill`.
+  @inline(__always)
+  static func fill<let MR: Int, let NR: Int, V: SIMD>(
+    _ acc: inout Accumulators<MR, NR, V>, from tile: UnsafeMutableBufferPointer<V>
+  ) where V.Scalar == Float {
+    for i in 0..<MR {
+      for v in 0..<NR { acc[i][v] = tile[i * NR + v] }
+    }
+  }
+}
