@@ -58,7 +58,7 @@ final class BenchdnnBatchFileTests: XCTestCase {
     XCTAssertEqual(batch.ignoredOptions, [])
     // Every descriptor, `_` and `*N` included, is one the project's parser reads.
     let conv3x3 = try ConvProblem(descriptor: batch.problems[2].descriptor)
-    XCTAssertEqual([conv3x3.batch, conv3x3.inChannels, conv3x3.inHeight, conv3x3.kernelHeight, conv3x3.padHeight], [1, 64, 56, 3, 1])
+    XCTAssertEqual([conv3x3.batch, conv3x3.inChannels, conv3x3.inHeight, conv3x3.kernelHeight, conv3x3.padTop], [1, 64, 56, 3, 1])
     XCTAssertEqual(conv3x3.name, "rn50:res2.conv3x3*3")
     for problem in batch.problems { XCTAssertNoThrow(try ConvProblem(descriptor: problem.descriptor), problem.descriptor) }
   }
