@@ -27,7 +27,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "resnet-bench", targets: ["resnet-bench"]),
-    .library(name: "ResNetBench", targets: ["ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness"]),
+    .library(name: "ResNetBench", targets: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,19 +50,24 @@ let package = Package(
 
     // MARK: - Networks, measurement, reports
 
-    /// ResNet architectures, weights (seeded, safetensors, BatchNorm folding), inference.
+    /// ResNet architectures (torchvision's family and Keras's layout), weights
+    /// (seeded, safetensors, Keras HDF5, BatchNorm folding), inference.
     .target(name: "ResNet", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
+    /// The measurement core: the stopwatch, the interleaved sampler, the
+    /// statistics and ratio intervals, machine load, the FMA peak, the layer trial.
+    .target(name: "Measurement", dependencies: ["ConvCore"], swiftSettings: hostTuned),
     /// Machine fingerprint, the autotuner and its plan (plan.json).
-    .target(name: "Tuning", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
-    /// Timing, statistics, agreement checks, FMA peak, CSV, compare, HTML report.
-    .target(name: "Harness", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning"], swiftSettings: hostTuned),
+    .target(name: "Tuning", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement"], swiftSettings: hostTuned),
+    /// The work behind each command (run, conv, compare, soak), agreement
+    /// checks, CSV and JSON results, the HTML report, benchdnn batch files.
+    .target(name: "Harness", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning"], swiftSettings: hostTuned),
 
     // MARK: - Command-line tool
 
     .executableTarget(
       name: "resnet-bench",
       dependencies: [
-        "ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness",
+        "ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: hostTuned),
@@ -70,10 +75,11 @@ let package = Package(
     // MARK: - Tests
 
     .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"], swiftSettings: hostTuned),
-    .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
+    .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends", "Measurement"], swiftSettings: hostTuned),
     .testTarget(name: "ResNetTests", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
-    .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning"], swiftSettings: hostTuned),
-    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Tuning", "Harness"], swiftSettings: hostTuned),
+    .testTarget(name: "MeasurementTests", dependencies: ["ConvCore", "Measurement"], swiftSettings: hostTuned),
+    .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning"], swiftSettings: hostTuned),
+    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness"], swiftSettings: hostTuned),
   ],
   swiftLanguageModes: [.v5]
 )

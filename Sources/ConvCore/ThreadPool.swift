@@ -153,19 +153,19 @@ public final class ThreadPool: @unchecked Sendable {
     var seen = Self.generation(of: ticket.load(ordering: .acquiring))
     while true {
       var polls = 0
-      var spinStart = Stopwatch.now()
+      var spinStart = MonotonicClock.now()
       var current = Self.generation(of: ticket.load(ordering: .acquiring))
       while current == seen {
         polls += 1
         if parkRequested.load(ordering: .relaxed)
-          || (polls % Self.pollsPerClockCheck == 0 && Stopwatch.now() - spinStart > Self.idleSpinSeconds)
+          || (polls % Self.pollsPerClockCheck == 0 && MonotonicClock.now() - spinStart > Self.idleSpinSeconds)
         {
           sleepLock.lock()
           while Self.generation(of: ticket.load(ordering: .acquiring)) == seen {
             sleepLock.wait()
           }
           sleepLock.unlock()
-          spinStart = Stopwatch.now()
+          spinStart = MonotonicClock.now()
         }
         current = Self.generation(of: ticket.load(ordering: .acquiring))
       }

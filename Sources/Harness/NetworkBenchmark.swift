@@ -1,73 +1,57 @@
 import ConvBackends
 import ConvCore
+import Foundation
+import Measurement
 import ResNet
 
 /// One thing whose end-to-end inference is timed: a single backend, or a plan.
 public struct BenchmarkCandidate {
-  /// `naive`, `im2col-openblas`, …, or `plan`.
+  /// `naive`, `im2col-openblas`, …, `plan`, or a plan file's name when several plans run.
   public var name: String
   public var engine: InferenceEngine
-  /// Logit tolerance against the Float64-reference network.
+  /// Logit tolerance against the Float64-reference network: the loosest of
+  /// the backends that compute its layers (`networkTolerance`).
   public var tolerance: Double
-  /// Per-layer tolerance used to locate where a disagreeing candidate diverges.
-  public var layerTolerance: (Int) -> Double
-  /// Repetitions are capped for slow candidates (the naive backend).
-  public var maxRepetitions: Int?
+  /// Most timed repetitions worth spending (the tightest cap of its backends).
+  public var repetitionCap: Int?
+  /// The plan file it runs, for plan candidates.
+  public var planPath: String?
 
-  public init(name: String, engine: InferenceEngine, tolerance: Double, layerTolerance: @escaping (Int) -> Double, maxRepetitions: Int? = nil) {
+  /// Per-layer tolerance used to locate where a disagreeing candidate diverges.
+  public func layerTolerance(_ i: Int) -> Double {
+    engine.bindings[i].backend.tolerance(for: engine.model.layers[i].problem, config: engine.bindings[i].config)
+  }
+
+  public init(name: String, engine: InferenceEngine, planPath: String? = nil) {
     self.name = name
     self.engine = engine
-    self.tolerance = tolerance
-    self.layerTolerance = layerTolerance
-    self.maxRepetitions = maxRepetitions
+    self.planPath = planPath
+    tolerance = engine.bindings.map(\.backend.networkTolerance).max() ?? Tolerance.networkDirect
+    repetitionCap = engine.bindings.compactMap(\.backend.networkRepetitionCap).min()
   }
 
   /// A candidate running every layer on `backend` (falling back where it cannot).
   public static func backend(_ backend: any ConvolutionBackend, model: ResNetModel, weights: [ConvWeights], pool: ThreadPool) throws -> BenchmarkCandidate {
-    let engine = try InferenceEngine(model: model, weights: weights, backend: backend, pool: pool)
-    return make(name: backend.name, engine: engine, maxRepetitions: backend.name == "naive" ? naiveRepetitions : nil)
+    BenchmarkCandidate(name: backend.name, engine: try InferenceEngine(model: model, weights: weights, backend: backend, pool: pool))
   }
 
-  /// A candidate running each layer on the backend and configuration `assignment` names.
+  /// A candidate running each layer on the backend and configuration a plan assigns.
   public static func plan(
-    _ assignment: [String: (any ConvolutionBackend, BackendConfig)], model: ResNetModel, weights: [ConvWeights], pool: ThreadPool
+    _ assignment: [(backend: any ConvolutionBackend, config: BackendConfig)], name: String, path: String?,
+    model: ResNetModel, weights: [ConvWeights], pool: ThreadPool
   ) throws -> BenchmarkCandidate {
-    let engine = try InferenceEngine(model: model, weights: weights, pool: pool) { layer in assignment[layer.name]! }
-    return make(name: "plan", engine: engine, maxRepetitions: nil)
-  }
-
-  /// The naive backend takes seconds per ResNet-50 inference: it is timed this many times at most.
-  public static let naiveRepetitions = 3
-
-  private static func make(name: String, engine: InferenceEngine, maxRepetitions: Int?) -> BenchmarkCandidate {
-    let model = engine.model
-    return BenchmarkCandidate(
-      name: name, engine: engine,
-      tolerance: engine.bindings.contains { $0.backend.name == "winograd" } ? Tolerance.networkWinograd : Tolerance.networkDirect,
-      layerTolerance: { i in engine.bindings[i].backend.tolerance(for: model.layers[i].problem, config: engine.bindings[i].config) },
-      maxRepetitions: maxRepetitions)
+    BenchmarkCandidate(name: name, engine: try InferenceEngine(model: model, weights: weights, pool: pool, assignment: assignment),
+                       planPath: path)
   }
 }
 
-/// How many times to run, and for how long.
-public struct RepetitionPolicy: Sendable {
-  public var warmup: Int
-  public var repetitions: Int
-  /// Keep adding rounds until each candidate has run for at least this long (seconds), up to `repetitions`·10.
-  public var minSeconds: Double
-
-  public init(warmup: Int = 1, repetitions: Int = 10, minSeconds: Double = 0) {
-    self.warmup = warmup
-    self.repetitions = repetitions
-    self.minSeconds = minSeconds
-  }
-}
-
-/// Timings of one candidate.
+/// Timings of one candidate, every sample kept.
 public struct CandidateTiming {
   public var name: String
-  /// End-to-end seconds of each timed inference.
+  /// End-to-end seconds of each timed inference, in round order.
   public var samples: [Double]
+  /// CPU seconds of the calling thread during each.
+  public var cpuSamples: [Double]
   /// Per layer (index in `model.layers`): seconds of each timed inference.
   public var layerSamples: [[Double]]
   public var logits: [Float]
@@ -75,46 +59,32 @@ public struct CandidateTiming {
   public var summary: TimingSummary { TimingSummary(samples) }
 }
 
-/// Times candidates round by round (A B C A B C …) after a warm-up, so slow
-/// drift of the machine (frequency, a neighbour's load) hits all alike.
+/// Times candidates in interleaved, shuffled rounds (`Sampler`) after a
+/// warm-up, so slow drift of the machine (frequency, a neighbour's load) hits
+/// all alike; keeps every sample, network and per layer.
 public enum NetworkBenchmark {
   public static func measure(
-    _ candidates: [BenchmarkCandidate], input: [Float], policy: RepetitionPolicy,
-    progress: ((String) -> Void)? = nil
-  ) -> [CandidateTiming] {
-    guard let first = candidates.first else { return [] }
-    let layerCount = first.engine.model.layers.count
+    _ candidates: [BenchmarkCandidate], input: [Float], policy: SamplingPolicy,
+    progress: (String) -> Void = { _ in }
+  ) -> (timings: [CandidateTiming], record: SamplingRecord) {
+    let layerCount = candidates.first?.engine.model.layers.count ?? 0
     for c in candidates { c.engine.setInput(input) }
-    for c in candidates {
-      for _ in 0..<policy.warmup { c.engine.run() }
-    }
-    var samples = Array(repeating: [Double](), count: candidates.count)
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: candidates.count)
     var layerSeconds = [Double](repeating: 0, count: layerCount)
-    var spent = [Double](repeating: 0, count: candidates.count)
-    let cap = policy.repetitions * (policy.minSeconds > 0 ? 10 : 1)
-    var round = 0
-    while true {
-      var anyRan = false
-      for (i, c) in candidates.enumerated() {
-        let limit = min(cap, c.maxRepetitions ?? cap)
-        let wantsMore = samples[i].count < min(policy.repetitions, limit) || (spent[i] < policy.minSeconds && samples[i].count < limit)
-        guard wantsMore else { continue }
-        anyRan = true
-        let seconds = layerSeconds.withUnsafeMutableBufferPointer { buf in
-          Stopwatch.time { c.engine.run(layerSeconds: buf.baseAddress) }
-        }
-        samples[i].append(seconds)
-        spent[i] += seconds
-        for l in 0..<layerCount { layerSamples[i][l].append(layerSeconds[l]) }
-      }
-      if !anyRan { break }
-      round += 1
-      progress?("round \(round): " + candidates.indices.map { "\(candidates[$0].name) \(samples[$0].count)" }.joined(separator: ", "))
+    let record = layerSeconds.withUnsafeMutableBufferPointer { buffer in
+      Sampler.sample(
+        count: candidates.count, policy: policy, caps: candidates.map(\.repetitionCap),
+        run: { candidates[$0].engine.run(layerSeconds: buffer.baseAddress) },
+        record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } },
+        progress: { round, counts in
+          progress("round \(round): " + candidates.indices.map { "\(candidates[$0].name) \(counts[$0])" }.joined(separator: ", "))
+        })
     }
-    return candidates.indices.map { i in
-      CandidateTiming(name: candidates[i].name, samples: samples[i], layerSamples: layerSamples[i],
-                      logits: candidates[i].engine.logits, probabilities: candidates[i].engine.probabilities)
+    let timings = candidates.indices.map { i in
+      CandidateTiming(name: candidates[i].name, samples: record.samples[i], cpuSamples: record.cpuSamples[i],
+                      layerSamples: layerSamples[i], logits: candidates[i].engine.logits,
+                      probabilities: candidates[i].engine.probabilities)
     }
+    return (timings, record)
   }
 }

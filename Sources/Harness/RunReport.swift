@@ -1,5 +1,6 @@
 import ConvCore
 import Foundation
+import Measurement
 import ResNet
 import Tuning
 
@@ -13,8 +14,11 @@ public struct RunReport {
   public var threads: Int
   /// All-threads FP32 FMA peak, GFLOP/s.
   public var peakGflops: Double
+  /// How busy the machine was while the run was measured.
+  public var load: MachineLoad
 
-  public init(runId: String, timestamp: String, gitCommit: String, fingerprint: MachineFingerprint, model: ResNetModel, threads: Int, peakGflops: Double) {
+  public init(runId: String, timestamp: String, gitCommit: String, fingerprint: MachineFingerprint, model: ResNetModel,
+              threads: Int, peakGflops: Double, load: MachineLoad) {
     self.runId = runId
     self.timestamp = timestamp
     self.gitCommit = gitCommit
@@ -22,6 +26,23 @@ public struct RunReport {
     self.model = model
     self.threads = threads
     self.peakGflops = peakGflops
+    self.load = load
+  }
+
+  /// The report of a measured run.
+  public init(_ result: NetworkRunResult, runId: String, timestamp: String, gitCommit: String) {
+    self.init(runId: runId, timestamp: timestamp, gitCommit: gitCommit, fingerprint: result.fingerprint, model: result.model,
+              threads: result.threads, peakGflops: result.peak.allThreads, load: result.load)
+  }
+
+  /// Every row of `result`: one per candidate, and per layer with `layers`.
+  public func records(_ result: NetworkRunResult, layers: Bool) -> [BenchmarkRecord] {
+    var out: [BenchmarkRecord] = []
+    for (i, t) in result.timings.enumerated() {
+      out.append(networkRecord(t, agreement: result.agreements[i]))
+      if layers { out += layerRecords(t, engine: result.candidates[i].engine) }
+    }
+    return out
   }
 
   /// A run id from the time and the process id: unique enough to tell runs apart in one file.
@@ -52,6 +73,8 @@ public struct RunReport {
       "schema": BenchmarkRecord.schemaVersion, "run_id": runId, "timestamp": timestamp, "git_commit": gitCommit,
       "fingerprint": fingerprint.id, "model": model.name, "variant": model.variant.rawValue, "batch": "\(model.batch)",
       "input_size": "\(model.inputSize)", "threads": "\(threads)", "scope": scope, "candidate": candidate,
+      "busy": load.isBusy ? "1" : "0", "steal_pct": String(100 * load.stealFraction),
+      "other_load_pct": String(100 * load.otherProcessesFraction),
     ])
   }
 
@@ -99,5 +122,17 @@ public struct RunReport {
       r["share_pct"] = total > 0 ? String(100 * layerMedians[i] / total) : ""
       return r
     }
+  }
+}
+
+extension RunReport {
+  /// The `context` block of `--json` for a network run.
+  public func jsonContext(_ r: NetworkRunResult) -> GoogleBenchmarkJSON.Context {
+    GoogleBenchmarkJSON.Context(
+      date: timestamp, executable: CommandLine.arguments.first ?? "resnet-bench", threads: threads, fingerprint: fingerprint,
+      load: load, peak: r.peak, runId: runId, gitCommit: gitCommit,
+      fields: ["model": model.name, "variant": model.variant.rawValue, "batch": "\(model.batch)", "input_size": "\(model.inputSize)",
+               "classes": "\(model.classes)", "weights": r.weightsSource],
+      rounds: r.record.rounds, seed: r.record.seed)
   }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConvCore
+import Measurement
 import Foundation
 import ResNet
 

@@ -27,20 +27,22 @@ public final class InferenceEngine: @unchecked Sendable {
 
   /// - Parameters:
   ///   - weights: one entry per `model.layers`, BatchNorm already folded.
-  ///   - assign: the backend and configuration wanted for each layer; a layer
-  ///     that backend cannot compute runs on the first backend of
-  ///     `BackendRegistry.fallbackOrder` that can, recorded in `bindings`.
+  ///   - assignment: the backend and configuration wanted for each layer, in
+  ///     `model.layers` order; a layer that backend cannot compute runs on the
+  ///     first of `BackendRegistry.fallbackOrder` that can, recorded in `bindings`.
   public init(
     model: ResNetModel, weights: [ConvWeights], pool: ThreadPool,
-    assign: (ConvLayer) throws -> (any ConvolutionBackend, BackendConfig)
+    assignment: [(backend: any ConvolutionBackend, config: BackendConfig)]
   ) throws {
-    precondition(weights.count == model.layers.count, "one ConvWeights per layer")
+    guard weights.count == model.layers.count, assignment.count == model.layers.count else {
+      throw ModelError("\(model.name): \(weights.count) weight sets and \(assignment.count) assignments for \(model.layers.count) layers")
+    }
     self.model = model
     self.pool = pool
     var bindings: [LayerBinding] = []
     var prepared: [PreparedConvolution] = []
-    for (layer, w) in zip(model.layers, weights) {
-      var (backend, config) = try assign(layer)
+    for (i, layer) in model.layers.enumerated() {
+      var (backend, config) = assignment[i]
       var reason: String?
       if case .no(let why) = backend.canRun(layer.problem) {
         guard let stand = BackendRegistry.fallback(for: layer.problem) else {
@@ -51,7 +53,9 @@ public final class InferenceEngine: @unchecked Sendable {
         config = .default
       }
       bindings.append(LayerBinding(backend: backend, config: config, fallbackReason: reason))
-      prepared.append(try backend.prepare(layer.problem, weights: w, config: config))
+      do { prepared.append(try backend.prepare(layer.problem, weights: weights[i], config: config)) } catch let e as BackendError {
+        throw ModelError("layer \(layer.name): \(e.message)")
+      }
     }
     self.bindings = bindings
     self.prepared = prepared
@@ -62,7 +66,8 @@ public final class InferenceEngine: @unchecked Sendable {
 
   /// Every layer on `backend` (with its default configuration), falling back where it cannot.
   public convenience init(model: ResNetModel, weights: [ConvWeights], backend: any ConvolutionBackend, pool: ThreadPool) throws {
-    try self.init(model: model, weights: weights, pool: pool) { _ in (backend, .default) }
+    try self.init(model: model, weights: weights, pool: pool,
+                  assignment: Array(repeating: (backend, BackendConfig.default), count: model.layers.count))
   }
 
   /// Input image buffer: NHWC [batch, size, size, 3].
@@ -90,16 +95,15 @@ public final class InferenceEngine: @unchecked Sendable {
     for step in model.steps {
       switch step {
       case let .conv(layer, input, output, residual, relu):
-        let start = layerSeconds == nil ? 0 : Stopwatch.now()
+        let start = layerSeconds == nil ? 0 : MonotonicClock.now()
         prepared[layer].run(
           input: slots[input].pointer, output: slots[output].pointer,
           residual: residual.map { UnsafePointer(slots[$0].pointer) }, relu: relu,
           workspace: workspace.pointer, pool: pool)
-        layerSeconds?[layer] = Stopwatch.now() - start
+        layerSeconds?[layer] = MonotonicClock.now() - start
         observe?(layer, UnsafeBufferPointer(start: slots[output].pointer, count: model.layers[layer].problem.outputCount))
-      case let .maxPool(input, output, channels, inHeight, inWidth):
-        Pooling.maxPool3x3Stride2(slots[input].pointer, slots[output].pointer, batch: model.batch,
-                                  channels: channels, height: inHeight, width: inWidth, pool: pool)
+      case let .maxPool(input, output, window):
+        Pooling.maxPool(slots[input].pointer, slots[output].pointer, batch: model.batch, window, pool: pool)
       case let .globalAveragePool(input, output, channels, height, width):
         Pooling.globalAverage(slots[input].pointer, slots[output].pointer, batch: model.batch,
                               channels: channels, height: height, width: width)
@@ -111,19 +115,20 @@ public final class InferenceEngine: @unchecked Sendable {
 
 /// The non-convolution layers, in NHWC.
 public enum Pooling {
-  /// 3×3 window, stride 2, padding 1 (padding never wins the max).
-  public static func maxPool3x3Stride2(
-    _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-    batch: Int, channels: Int, height: Int, width: Int, pool: ThreadPool
+  /// 3×3 window, stride 2, padding on each side as `window` says (padding never wins the max).
+  public static func maxPool(
+    _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, _ window: MaxPool, pool: ThreadPool
   ) {
-    let oh = (height + 2 - 3) / 2 + 1, ow = (width + 2 - 3) / 2 + 1
+    let (oh, ow, channels, height, width) = (window.outHeight, window.outWidth, window.channels, window.inHeight, window.inWidth)
     pool.parallelFor(batch * oh) { row in
       let n = row / oh, y = row % oh
+      let y0 = y * MaxPool.stride - window.padTop
       for x in 0..<ow {
         let out = output + ((n * oh + y) * ow + x) * channels
         for c in 0..<channels { out[c] = -.infinity }
-        for iy in max(0, 2 * y - 1)...min(height - 1, 2 * y + 1) {
-          for ix in max(0, 2 * x - 1)...min(width - 1, 2 * x + 1) {
+        let x0 = x * MaxPool.stride - window.padLeft
+        for iy in stride(from: max(0, y0), to: min(height, y0 + MaxPool.window), by: 1) {
+          for ix in stride(from: max(0, x0), to: min(width, x0 + MaxPool.window), by: 1) {
             let src = input + ((n * height + iy) * width + ix) * channels
             for c in 0..<channels { out[c] = max(out[c], src[c]) }
           }

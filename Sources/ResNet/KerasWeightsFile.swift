@@ -101,7 +101,7 @@ public struct KerasWeightsFile: Sendable, Equatable {
   /// `\x89HDF\r\n\x1a\n` where the format allows a superblock to start (byte
   /// 0, 512, 1024, 2048, … after a user block); checked without libhdf5 so a
   /// wrong file is named as such on any machine.
-  private static func hdf5FileSize(_ url: URL) throws -> Int {
+  static func hdf5FileSize(_ url: URL) throws -> Int {
     let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
     do {
       let handle = try FileHandle(forReadingFrom: url)

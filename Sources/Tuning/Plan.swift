@@ -1,6 +1,7 @@
 import ConvBackends
 import ConvCore
 import Foundation
+import Measurement
 import ResNet
 
 /// The autotuner's result: for every distinct convolution shape of a model,
@@ -8,7 +9,10 @@ import ResNet
 /// time and error). Written by `tune` as JSON, read by `run --plan`.
 public struct Plan: Codable, Sendable {
   /// Bumped whenever a field changes meaning; a plan of another version is refused.
-  public static let currentSchemaVersion = 1
+  /// Version 2 added the tie information (`tied`, `ratioToFastest`, …) and the
+  /// machine load; version 1 plans (without them) are still read.
+  public static let currentSchemaVersion = 2
+  public static let readableSchemaVersions = 1...2
 
   public var schemaVersion: Int
   /// The machine and build the plan was measured on.
@@ -31,6 +35,8 @@ public struct Plan: Codable, Sendable {
   public var shapes: [ShapePlan]
   /// The in-network check that followed the per-shape search; absent when it was skipped.
   public var refinement: Refinement?
+  /// How busy the machine was while the plan was measured (absent in version 1).
+  public var load: MachineLoad?
 
   /// Whole-network timings behind the in-network check (see `Tuner`).
   public struct Refinement: Codable, Sendable {
@@ -58,9 +64,10 @@ public struct Plan: Codable, Sendable {
   /// One backend × configuration on one shape.
   public struct Candidate: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable {
-      /// The fastest accepted candidate.
+      /// The choice: the fastest accepted candidate, or among the candidates
+      /// tied with it, the first by `Tuner.preference`.
       case chosen
-      /// Correct and fully timed, but slower than the chosen one.
+      /// Correct and fully timed, but not chosen (slower, or tied and later in preference).
       case accepted
       /// Error beyond the accuracy budget.
       case rejected
@@ -84,11 +91,21 @@ public struct Plan: Codable, Sendable {
     public var tolerance: Double?
     /// Timed runs behind `medianMs`.
     public var repetitions: Int
-    /// Why it was rejected, unsupported, dropped or skipped.
+    /// Why it was rejected, unsupported, dropped or skipped; for the chosen
+    /// one, why it was chosen when it is not the fastest.
     public var reason: String?
+    /// Its time ÷ the fastest candidate's, paired round by round (Hodges–Lehmann,
+    /// see `RatioEstimate`), with the 95% interval; absent for the fastest itself.
+    public var ratioToFastest: Double?
+    public var ratioLow: Double?
+    public var ratioHigh: Double?
+    /// The interval reaches within `Tuner.tieMargin` of no difference: the
+    /// measurements cannot tell this candidate from the fastest.
+    public var tied: Bool?
 
     public init(backend: String, config: String, status: Status, medianMs: Double? = nil, gflops: Double? = nil,
-                maxError: Double? = nil, tolerance: Double? = nil, repetitions: Int = 0, reason: String? = nil) {
+                maxError: Double? = nil, tolerance: Double? = nil, repetitions: Int = 0, reason: String? = nil,
+                ratioToFastest: Double? = nil, ratioLow: Double? = nil, ratioHigh: Double? = nil, tied: Bool? = nil) {
       self.backend = backend
       self.config = config
       self.status = status
@@ -98,6 +115,10 @@ public struct Plan: Codable, Sendable {
       self.tolerance = tolerance
       self.repetitions = repetitions
       self.reason = reason
+      self.ratioToFastest = ratioToFastest
+      self.ratioLow = ratioLow
+      self.ratioHigh = ratioHigh
+      self.tied = tied
     }
   }
 
@@ -117,7 +138,7 @@ public struct Plan: Codable, Sendable {
   public static func decode(_ data: Data, source: String = "plan") throws -> Plan {
     if data.isEmpty { throw PlanError("\(source): empty file") }
     if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-       let version = object["schemaVersion"] as? Int, version != currentSchemaVersion {
+       let version = object["schemaVersion"] as? Int, !readableSchemaVersions.contains(version) {
       throw unsupportedVersion(version, source: source)
     }
     let plan: Plan
@@ -128,7 +149,7 @@ public struct Plan: Codable, Sendable {
     }
     // Checked again on the decoded value: the check above is skipped when
     // JSONSerialization refuses a document JSONDecoder accepts (duplicate keys).
-    guard plan.schemaVersion == currentSchemaVersion else { throw unsupportedVersion(plan.schemaVersion, source: source) }
+    guard readableSchemaVersions.contains(plan.schemaVersion) else { throw unsupportedVersion(plan.schemaVersion, source: source) }
     var seen = Set<String>()
     for shape in plan.shapes {
       do { _ = try ConvProblem(descriptor: shape.descriptor) } catch let e as DescriptorError {
@@ -143,7 +164,7 @@ public struct Plan: Codable, Sendable {
   }
 
   private static func unsupportedVersion(_ version: Int, source: String) -> PlanError {
-    PlanError("\(source): schema version \(version) is not supported (this build reads version \(currentSchemaVersion))")
+    PlanError("\(source): schema version \(version) is not supported (this build reads versions \(readableSchemaVersions.lowerBound)–\(readableSchemaVersions.upperBound))")
   }
 
   private static func describe(_ error: DecodingError) -> String {
@@ -160,15 +181,31 @@ public struct Plan: Codable, Sendable {
     }
   }
 
-  /// The choice for `problem`, if the plan has its shape.
+  /// The choice for `problem`, if the plan has its shape (matched as a
+  /// problem, so a descriptor written with other defaults still matches).
   public func choice(for problem: ConvProblem) -> ShapePlan? {
-    shapes.first { $0.descriptor == problem.descriptor }
+    shapes.first { (try? ConvProblem(descriptor: $0.descriptor)) == problem }
   }
 
-  /// Checks the plan against the network about to run and resolves every
-  /// layer's backend and configuration. A different model, batch or size is
-  /// an error; so is a backend or configuration this build does not know.
-  public func bindings(for model: ResNetModel) throws -> [String: (any ConvolutionBackend, BackendConfig)] {
+  /// Whether this plan can run `model` here: the one compatibility check
+  /// behind `run --plan`, `tune --plan`, `soak --plan` and `--plan auto`.
+  /// Another model, variant, batch, size or class count, a shape the plan
+  /// lacks, or a backend or configuration this build does not know make it
+  /// unusable; another machine, build or thread count makes it usable with a
+  /// warning (its choices may not be the fastest here).
+  public func compatibility(with model: ResNetModel, fingerprint: MachineFingerprint) -> PlanCompatibility {
+    do { _ = try assignment(for: model) } catch let e as PlanError { return .incompatible(e.message) } catch {
+      return .incompatible("\(error)")
+    }
+    if fingerprintId != fingerprint.id || threads != fingerprint.threads {
+      return .otherMachine("measured on machine \(fingerprintId) with \(threads) threads; this is \(fingerprint.id) with \(fingerprint.threads) threads")
+    }
+    return .compatible
+  }
+
+  /// Every layer's backend and configuration, in `model.layers` order; throws
+  /// `PlanError` naming the first mismatch.
+  public func assignment(for model: ResNetModel) throws -> [(backend: any ConvolutionBackend, config: BackendConfig)] {
     let mismatch: [(String, String, String)] = [
       ("model", self.model, model.name), ("variant", variant, model.variant.rawValue),
       ("batch", "\(batch)", "\(model.batch)"), ("input size", "\(inputSize)", "\(model.inputSize)"),
@@ -177,22 +214,40 @@ public struct Plan: Codable, Sendable {
     if let (field, planned, wanted) = mismatch.first {
       throw PlanError("plan is for \(field) \(planned), but this run uses \(wanted)")
     }
-    var out: [String: (any ConvolutionBackend, BackendConfig)] = [:]
-    for layer in model.layers {
-      guard let shape = choice(for: layer.problem) else {
+    var byShape: [ConvProblem: ShapePlan] = [:]
+    for shape in shapes {
+      if let p = try? ConvProblem(descriptor: shape.descriptor) { byShape[p] = byShape[p] ?? shape }
+    }
+    return try model.layers.map { layer in
+      guard let shape = byShape[layer.problem] else {
         throw PlanError("plan has no entry for shape \(layer.problem.descriptor) (layer \(layer.name))")
       }
       guard let backend = BackendRegistry.named(shape.backend) else {
         throw PlanError("plan names unknown backend '\(shape.backend)' for \(shape.descriptor); known: \(BackendRegistry.names.joined(separator: ", "))")
       }
-      let config = BackendConfig(parsing: shape.config)!
-      if !backend.configurations(for: layer.problem).contains(config) && config != .default {
-        throw PlanError("plan names configuration '\(shape.config)' that \(backend.name) does not offer for \(shape.descriptor)")
+      guard let config = BackendConfig(parsing: shape.config) else {
+        throw PlanError("plan has a malformed configuration '\(shape.config)' for \(shape.descriptor)")
       }
-      out[layer.name] = (backend, config)
+      if config != .default && !backend.configurations(for: layer.problem).contains(config) {
+        // A configuration the search space no longer lists may still be one
+        // the backend accepts (another machine's vector width): ask it.
+        if backend.availability.isAvailable,
+           (try? backend.prepare(layer.problem, weights: .random(for: layer.problem, seed: 0), config: config)) == nil {
+          throw PlanError("plan names configuration '\(shape.config)' that \(backend.name) does not offer for \(shape.descriptor)")
+        }
+      }
+      return (backend, config)
     }
-    return out
   }
+}
+
+/// The answer of `Plan.compatibility`.
+public enum PlanCompatibility: Equatable, Sendable {
+  case compatible
+  /// Usable, with this warning.
+  case otherMachine(String)
+  /// Not usable, for this reason.
+  case incompatible(String)
 }
 
 /// A plan that cannot be used; the message is one line.

@@ -1,6 +1,7 @@
 import ConvBackends
 import ConvCore
 import Foundation
+import Measurement
 import ResNet
 
 /// What the tuner measures and how hard it tries.
@@ -11,35 +12,51 @@ public struct TuningOptions {
   public var budgetSeconds: Double = 120
   /// Accept a candidate only if its error is at most this; nil: each backend's own tolerance.
   public var maxError: Double?
-  /// Timed runs for a candidate that survives the first timing.
-  public var repetitions = 7
-  /// A candidate whose first timing is slower than this multiple of the best so far is dropped.
+  /// Interleaved timed rounds per shape (every surviving candidate once per round).
+  public var repetitions = 9
+  /// A candidate whose screening time is slower than this multiple of the best is dropped.
   public var dropFactor = 2.0
-  /// Seeds the weights and input each shape is measured with.
+  /// Seeds the weights and input each shape is measured with, and the order of the rounds.
   public var seed: UInt64 = 0
   /// After the per-shape search, time the whole network with the per-shape
-  /// choices and with every backend alone, and keep per shape whichever ran
-  /// it fastest inside the network.
+  /// choices and with every backend alone, and let a shape move to whichever
+  /// ran it clearly faster inside the network.
   public var refineInNetwork = true
   /// Interleaved whole-network rounds of that check.
-  public var refinementRounds = 5
+  public var refinementRounds = 7
+  /// The machine the configurations are drawn for.
+  public var machine: MachineModel = .current
 
   public init(backends: [any ConvolutionBackend]) { self.backends = backends }
 }
 
 /// Finds, for every distinct convolution shape of a model, the fastest
-/// backend × configuration whose output stays within the accuracy budget.
+/// backend × configuration whose output stays within the accuracy budget,
+/// and says where it cannot tell.
 ///
-/// Per shape: each candidate is prepared, run once and checked against the
-/// Float64 reference (rejected when beyond its budget), then timed once;
-/// candidates slower than `dropFactor` × the fastest are dropped, the rest are
-/// timed `repetitions` times and the lowest median wins (ties go to the
-/// earlier candidate, i.e. the registry's order).
+/// Per shape (one `LayerTrial`): each candidate is prepared and checked
+/// against the Float64 reference (NaN-filled output, epilogue on and off);
+/// the accepted ones are screened in two interleaved rounds, those slower than
+/// `dropFactor` × the best dropped, and the rest timed in `repetitions`
+/// interleaved, shuffled rounds. Each is compared with the fastest (lowest
+/// median) round by round (`RatioEstimate.paired`); one whose interval comes
+/// within `tieMargin` of no difference is `tied`. Among the fastest and the
+/// candidates tied with it the choice is deterministic (`preference`), so
+/// re-tuning reproduces the plan wherever the measurements cannot tell
+/// candidates apart.
 public final class Tuner {
   public let model: ResNetModel
   public let options: TuningOptions
   public let pool: ThreadPool
   private let progress: (String) -> Void
+
+  /// A slowdown below this (1%) is not worth a different choice: a candidate
+  /// whose interval's lower end lies below 1 + tieMargin is tied.
+  public static let tieMargin = 0.01
+  /// Screening rounds before the drop decision.
+  static let screeningRounds = 2
+  /// The fewest timed rounds a surviving candidate gets, whatever the budget.
+  static let minimumRounds = 5
 
   public init(model: ResNetModel, options: TuningOptions, pool: ThreadPool, progress: @escaping (String) -> Void = { _ in }) {
     self.model = model
@@ -52,21 +69,22 @@ public final class Tuner {
   /// is nil or was measured on another machine, build or thread count).
   public func tune(previous: Plan? = nil, fingerprint: MachineFingerprint) -> Plan {
     let start = Stopwatch.now()
+    let loadStart = MachineLoad.Snapshot.now()
     let shapes = model.distinctShapes
-    var reusable: [String: Plan.ShapePlan] = [:]
+    var reusable: [ConvProblem: Plan.ShapePlan] = [:]
     if let previous {
-      if previous.fingerprintId != fingerprint.id || previous.threads != pool.threadCount {
-        progress("previous plan was measured on another machine, build or thread count (\(previous.fingerprintId), \(previous.threads) threads); re-measuring every shape")
+      if case .otherMachine(let why) = previous.compatibility(with: model, fingerprint: fingerprint) {
+        progress("previous plan was \(why); re-measuring every shape")
       } else {
-        for s in previous.shapes { reusable[s.descriptor] = s }
+        for s in previous.shapes { if let p = try? ConvProblem(descriptor: s.descriptor) { reusable[p] = s } }
       }
     }
-    let toMeasure = shapes.filter { reusable[$0.problem.descriptor] == nil }
+    let toMeasure = shapes.filter { reusable[$0.problem] == nil }
     let totalFlops = Double(toMeasure.reduce(0) { $0 + $1.problem.flops })
     var spentFlops = 0.0
     var results: [Plan.ShapePlan] = []
     for (index, shape) in shapes.enumerated() {
-      if var old = reusable[shape.problem.descriptor] {
+      if var old = reusable[shape.problem] {
         old.layers = shape.layers
         results.append(old)
         progress("shape \(index + 1)/\(shapes.count) \(shape.problem.descriptor): kept from the previous plan (\(old.backend) \(old.config))")
@@ -75,28 +93,144 @@ public final class Tuner {
       spentFlops += Double(shape.problem.flops)
       // This shape may run until its share of the budget (by FLOPs) is used up.
       let deadline = start + options.budgetSeconds * (totalFlops > 0 ? spentFlops / totalFlops : 1)
-      let candidates = measure(shape.problem, deadline: deadline)
+      let candidates = measure(shape.problem, deadline: deadline, seed: options.seed &+ UInt64(index))
       let decided = Self.decide(candidates)
       let chosen = decided.first { $0.status == .chosen }
       results.append(Plan.ShapePlan(
         descriptor: shape.problem.descriptor, layers: shape.layers,
         backend: chosen?.backend ?? "naive", config: chosen?.config ?? "default", candidates: decided))
       let left = max(0, options.budgetSeconds - (Stopwatch.now() - start))
+      let ties = decided.filter { $0.tied == true }.count
       progress("shape \(index + 1)/\(shapes.count) \(shape.problem.descriptor): "
-               + (chosen.map { "best \($0.backend) [\($0.config)] \(String(format: "%.3f", $0.medianMs ?? 0)) ms" } ?? "no candidate accepted")
-               + ", \(Int(left)) s of budget left")
+               + (chosen.map { "\($0.backend) [\($0.config)] \(String(format: "%.3f", $0.medianMs ?? 0)) ms" } ?? "no candidate accepted")
+               + (ties > 0 ? ", \(ties) tied with the fastest" : "") + ", \(Int(left)) s of budget left")
     }
     var plan = Plan(
       schemaVersion: Plan.currentSchemaVersion, fingerprint: fingerprint, fingerprintId: fingerprint.id,
       model: model.name, variant: model.variant.rawValue, batch: model.batch, inputSize: model.inputSize,
       classes: model.classes, threads: pool.threadCount, createdAt: ISO8601DateFormatter().string(from: Date()),
       budgetSeconds: options.budgetSeconds, elapsedSeconds: 0, maxError: options.maxError,
-      shapes: results, refinement: nil)
+      shapes: results, refinement: nil, load: nil)
     if options.refineInNetwork && !toMeasure.isEmpty {
-      refineInNetwork(&plan, only: Set(toMeasure.map { $0.problem.descriptor }))
+      refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)))
     }
     plan.elapsedSeconds = Stopwatch.now() - start
+    plan.load = MachineLoad.between(loadStart, .now(), cores: options.machine.cores)
     return plan
+  }
+
+  /// The order in which tied candidates are preferred: a backend's default
+  /// configuration before its other configurations, then the registry's order
+  /// of backends, then each backend's own order of configurations.
+  public static func preference(backend: String, config: String, offered: [String]) -> (Int, Int, Int) {
+    let registry = BackendRegistry.named(backend).map(BackendRegistry.index(of:)) ?? Int.max
+    let position = offered.firstIndex(of: config) ?? Int.max
+    return (position == 0 ? 0 : 1, registry, position)
+  }
+
+  /// Measures every candidate for one shape; statuses other than rejected,
+  /// unsupported and skipped are provisional (see `decide`).
+  func measure(_ problem: ConvProblem, deadline: Double, seed: UInt64) -> [Plan.Candidate] {
+    let trial = LayerTrial(problem: problem, seed: options.seed, pool: pool)
+    var candidates: [Plan.Candidate] = []
+    var timed: [(index: Int, candidate: LayerTrial.Candidate)] = []
+    // Backends that stand in for others first, so a tight budget still measures a sensible choice.
+    let ordered = options.backends.sorted { ($0.fallbackRank ?? Int.max, BackendRegistry.index(of: $0)) < ($1.fallbackRank ?? Int.max, BackendRegistry.index(of: $1)) }
+    for backend in ordered {
+      if case .no(let why) = backend.canRun(problem) {
+        candidates.append(.init(backend: backend.name, config: "-", status: .unsupported, reason: why))
+        continue
+      }
+      for config in backend.configurations(for: problem, machine: options.machine) {
+        let name = config.description
+        if Stopwatch.now() > deadline && !timed.isEmpty {
+          candidates.append(.init(backend: backend.name, config: name, status: .skipped, reason: "budget exhausted"))
+          continue
+        }
+        let tolerance = options.maxError ?? backend.tolerance(for: problem, config: config)
+        let prepared: PreparedConvolution
+        do { prepared = try backend.prepare(problem, weights: trial.weights, config: config, machine: options.machine) } catch {
+          candidates.append(.init(backend: backend.name, config: name, status: .rejected, tolerance: tolerance, reason: "prepare failed: \(error)"))
+          continue
+        }
+        let check: LayerTrial.Check
+        do { check = try trial.check(prepared, tolerance: tolerance) } catch {
+          candidates.append(.init(backend: backend.name, config: name, status: .rejected, tolerance: tolerance, reason: "check failed: \(error)"))
+          continue
+        }
+        guard check.passed else {
+          candidates.append(.init(backend: backend.name, config: name, status: .rejected, maxError: check.error,
+                                  tolerance: tolerance, reason: check.summary))
+          continue
+        }
+        candidates.append(.init(backend: backend.name, config: name, status: .accepted, maxError: check.error, tolerance: tolerance))
+        timed.append((candidates.count - 1, trial.candidate(prepared)))
+      }
+    }
+    guard !timed.isEmpty else { return candidates }
+
+    // Screening: two interleaved rounds; the better of each candidate's two decides the drop.
+    let screening = trial.time(timed.map(\.candidate), policy: SamplingPolicy(warmup: 1, repetitions: Self.screeningRounds, seed: seed))
+    let firsts = screening.samples.map { $0.min() ?? .infinity }
+    let best = firsts.min() ?? .infinity
+    var survivors: [Int] = []
+    for (i, t) in timed.enumerated() {
+      if firsts[i] > options.dropFactor * best {
+        candidates[t.index].status = .dropped
+        candidates[t.index].medianMs = firsts[i] * 1e3
+        candidates[t.index].gflops = Double(problem.flops) / firsts[i] / 1e9
+        candidates[t.index].repetitions = screening.samples[i].count
+        candidates[t.index].reason = "screening run \(String(format: "%.3f", firsts[i] * 1e3)) ms, slower than \(options.dropFactor)× the best \(String(format: "%.3f", best * 1e3)) ms"
+      } else {
+        survivors.append(i)
+      }
+    }
+    // As many rounds as the shape's budget affords, at least `minimumRounds`.
+    let perRound = survivors.reduce(0) { $0 + firsts[$1] }
+    let affordable = perRound > 0 ? Int((deadline - Stopwatch.now()) / perRound) : options.repetitions
+    let rounds = max(Self.minimumRounds, min(options.repetitions, affordable))
+    let record = trial.time(survivors.map { timed[$0].candidate }, policy: SamplingPolicy(warmup: 0, repetitions: rounds, seed: seed))
+    let medians = record.samples.map { TimingSummary($0).median }
+    guard let fastest = medians.indices.min(by: { medians[$0] < medians[$1] }) else { return candidates }
+    for (j, i) in survivors.enumerated() {
+      let index = timed[i].index
+      candidates[index].medianMs = medians[j] * 1e3
+      candidates[index].gflops = Double(problem.flops) / medians[j] / 1e9
+      candidates[index].repetitions = record.samples[j].count
+      if j != fastest {
+        let r = RatioEstimate.paired(base: record.samples[fastest], candidate: record.samples[j])
+        candidates[index].ratioToFastest = r.ratio
+        candidates[index].ratioLow = r.isBounded ? r.low : nil
+        candidates[index].ratioHigh = r.isBounded ? r.high : nil
+        candidates[index].tied = !r.isBounded || r.low <= 1 + Self.tieMargin
+      }
+    }
+    return candidates
+  }
+
+  /// Marks the choice `chosen`: among the accepted candidates with a time, the
+  /// fastest (ratio 1) and those tied with it, the first by `preference`; with
+  /// no tie information (plans of schema 1, hand-made lists), the lowest median,
+  /// the earlier candidate on equal medians.
+  public static func decide(_ candidates: [Plan.Candidate]) -> [Plan.Candidate] {
+    var out = candidates
+    let accepted = out.indices.filter { out[$0].status == .accepted && out[$0].medianMs != nil }
+    guard !accepted.isEmpty else { return out }
+    let fastest = accepted.min { (out[$0].medianMs ?? .infinity, $0) < (out[$1].medianMs ?? .infinity, $1) }!
+    var pool = [fastest] + accepted.filter { $0 != fastest && out[$0].tied == true }
+    // Each backend's configurations in the order the search offered them (its default first).
+    let offered = Dictionary(grouping: out.indices, by: { out[$0].backend }).mapValues { $0.map { out[$0].config } }
+    func rank(_ i: Int) -> (Int, Int, Int) { preference(backend: out[i].backend, config: out[i].config, offered: offered[out[i].backend] ?? []) }
+    pool.sort { let (a, b) = (rank($0), rank($1)); return (a.0, a.1, a.2, $0) < (b.0, b.1, b.2, $1) }
+    let choice = pool[0]
+    out[choice].status = .chosen
+    if choice != fastest {
+      let f = out[fastest]
+      out[choice].reason = "tied with the fastest, \(f.backend) [\(f.config)] (ratio \(String(format: "%.3f", out[choice].ratioToFastest ?? 1))"
+        + (out[choice].ratioLow.map { l in ", 95% interval \(String(format: "%.3f", l))–\(String(format: "%.3f", out[choice].ratioHigh ?? .infinity))" } ?? "")
+        + "); preferred as " + (rank(choice).0 == 0 ? "its backend's default configuration" : "earlier in the registry")
+    }
+    return out
   }
 
   /// The per-shape search times each shape alone, with its weights and input
@@ -104,52 +238,52 @@ public final class Tuner {
   /// a configuration that wins in isolation can lose there (Winograd's
   /// per-thread split wins when its transformed filters stay in L2 between
   /// repetitions, not when 50 other layers run in between). So the network is
-  /// timed side by side with the per-shape choices and with each backend alone
-  /// (default configurations), and each shape keeps whichever engine ran its
-  /// layers fastest in the network, provided that engine's configuration for
-  /// it passed the accuracy check of the per-shape search. Only the shapes in
-  /// `only` (those just measured) may change.
-  func refineInNetwork(_ plan: inout Plan, only: Set<String>) {
+  /// timed in interleaved, shuffled rounds with the per-shape choices and with
+  /// each backend alone (default configurations), and a shape moves to the
+  /// engine that ran its layers fastest in the network when that engine's
+  /// configuration passed the accuracy check and the difference, paired round
+  /// by round, is clear (the interval of the ratio lies below 1 − `tieMargin`).
+  /// Only the shapes in `only` (those just measured) may change.
+  func refineInNetwork(_ plan: inout Plan, only: Set<ConvProblem>) {
     guard let weights = try? ResNetWeights.fold(ResNetWeights.seeded(for: model, seed: options.seed), for: model),
-          let assignment = try? plan.bindings(for: model) else { return }
+          let assignment = try? plan.assignment(for: model) else { return }
     let planName = "plan (per shape)"
     var engines: [(name: String, engine: InferenceEngine)] = []
-    if let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assign: { assignment[$0.name]! }) {
+    if let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assignment: assignment) {
       engines.append((planName, e))
     }
-    for backend in options.backends where backend.name != "naive" && backend.availability.isAvailable {
+    for backend in options.backends where backend.networkRepetitionCap == nil && backend.availability.isAvailable {
       if let e = try? InferenceEngine(model: model, weights: weights, backend: backend, pool: pool) { engines.append((backend.name, e)) }
     }
     guard engines.count > 1 else { return }
-    var rng = SeededGenerator(seed: ~options.seed)
-    let image = rng.normals(engines[0].engine.input.count)
+    let image = NetworkInputs.seededImage(count: engines[0].engine.input.count, seed: options.seed)
     let layerCount = model.layers.count
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: engines.count)
-    var networkSamples = Array(repeating: [Double](), count: engines.count)
     var seconds = [Double](repeating: 0, count: layerCount)
-    for e in engines { e.engine.setInput(image); e.engine.run() }
-    for _ in 0..<options.refinementRounds {
-      for (i, e) in engines.enumerated() {
-        let total = seconds.withUnsafeMutableBufferPointer { buf in Stopwatch.time { e.engine.run(layerSeconds: buf.baseAddress) } }
-        networkSamples[i].append(total)
-        for l in 0..<layerCount { layerSamples[i][l].append(seconds[l]) }
-      }
+    for e in engines { e.engine.setInput(image) }
+    let record = seconds.withUnsafeMutableBufferPointer { buffer in
+      Sampler.sample(
+        count: engines.count, policy: SamplingPolicy(warmup: 1, repetitions: options.refinementRounds, seed: options.seed),
+        run: { engines[$0].engine.run(layerSeconds: buffer.baseAddress) },
+        record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } })
     }
-    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-    let layerMedians = layerSamples.map { $0.map(median) }
-    let indexOfLayer = Dictionary(uniqueKeysWithValues: model.layers.enumerated().map { ($1.name, $0) })
     var changed = 0
-    for s in plan.shapes.indices where only.contains(plan.shapes[s].descriptor) {
-      let layers = plan.shapes[s].layers.compactMap { indexOfLayer[$0] }
+    for s in plan.shapes.indices {
+      guard let problem = try? ConvProblem(descriptor: plan.shapes[s].descriptor), only.contains(problem) else { continue }
+      let layers = model.layers.indices.filter { model.layers[$0].problem == problem }
       guard let first = layers.first else { continue }
-      let cost = engines.indices.map { e in layers.reduce(0) { $0 + layerMedians[e][$1] } }
-      let best = cost.indices.min { cost[$0] < cost[$1] }!
+      let rounds = record.samples[0].count
+      let cost = engines.indices.map { e in (0..<rounds).map { r in layers.reduce(0) { $0 + layerSamples[e][$1][r] } } }
+      let medians = cost.map { TimingSummary.median($0) }
+      let best = medians.indices.min { medians[$0] < medians[$1] }!
       guard best != 0 else { continue }
+      let r = RatioEstimate.paired(base: cost[0], candidate: cost[best])
+      guard r.isBounded && r.high < 1 - Self.tieMargin else { continue }
       let binding = engines[best].engine.bindings[first]
-      let problem = model.layers[first].problem
       // An engine built with `.default` runs the backend's default, which is
       // the first of its configurations; name it as the search did.
-      let config = (binding.config == .default ? binding.backend.configurations(for: problem).first ?? .default : binding.config).description
+      let config = (binding.config == .default
+        ? binding.backend.configurations(for: problem, machine: options.machine).first ?? .default : binding.config).description
       let backend = binding.backend.name
       guard backend != plan.shapes[s].backend || config != plan.shapes[s].config,
             let target = plan.shapes[s].candidates.firstIndex(where: { c in
@@ -158,112 +292,20 @@ public final class Tuner {
             })
       else { continue }
       changed += 1
-      let perUse = { (e: Int) in String(format: "%.3f", cost[e] * 1e3 / Double(layers.count)) }
+      let perUse = { (e: Int) in String(format: "%.3f", medians[e] * 1e3 / Double(layers.count)) }
       for c in plan.shapes[s].candidates.indices where plan.shapes[s].candidates[c].status == .chosen {
         plan.shapes[s].candidates[c].status = .accepted
-        plan.shapes[s].candidates[c].reason = "fastest alone, but \(perUse(0)) ms per layer inside the network against \(perUse(best)) ms for \(backend) [\(config)]"
+        plan.shapes[s].candidates[c].reason = "chosen alone, but \(perUse(0)) ms per layer inside the network against \(perUse(best)) ms for \(backend) [\(config)]"
       }
       plan.shapes[s].candidates[target].status = .chosen
-      plan.shapes[s].candidates[target].reason = "chosen by the in-network check: \(perUse(best)) ms per layer inside the network"
+      plan.shapes[s].candidates[target].reason = "chosen by the in-network check: \(perUse(best)) ms per layer inside the network, "
+        + "ratio \(String(format: "%.3f", r.ratio)) (95% interval \(String(format: "%.3f", r.low))–\(String(format: "%.3f", r.high))) to the per-shape choice"
       plan.shapes[s].backend = backend
       plan.shapes[s].config = config
     }
-    let networkMs = Dictionary(uniqueKeysWithValues: engines.indices.map { (engines[$0].name, median(networkSamples[$0]) * 1e3) })
+    let networkMs = Dictionary(uniqueKeysWithValues: engines.indices.map { (engines[$0].name, TimingSummary(record.samples[$0]).median * 1e3) })
     plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: options.refinementRounds)
-    progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name]!)) ms" }.joined(separator: ", ")
+    progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
-  }
-
-  /// Candidate order: backends that are good general defaults first (so a
-  /// tight budget still measures a sensible choice), the rest after.
-  private var orderedBackends: [any ConvolutionBackend] {
-    let preferred = BackendRegistry.fallbackOrder.filter { $0.networkRepetitionCap == nil }.map(\.name)
-    let first = preferred.compactMap { name in options.backends.first { $0.name == name } }
-    return first + options.backends.filter { b in !first.contains { $0.name == b.name } }
-  }
-
-  /// Measures every candidate for one shape (statuses still provisional: see `decide`).
-  func measure(_ problem: ConvProblem, deadline: Double) -> [Plan.Candidate] {
-    let weights = ConvWeights.random(for: problem, seed: options.seed)
-    var rng = SeededGenerator(seed: ~options.seed)
-    let input = AlignedBuffer(rng.normals(problem.inputCount))
-    let output = AlignedBuffer(count: problem.outputCount)
-    let reference = (try? ReferenceBackend().prepare(problem, weights: weights, config: .default))?
-      .runOnce(input.array, relu: true, pool: pool) ?? []
-    var candidates: [Plan.Candidate] = []
-    var timed: [(index: Int, prepared: PreparedConvolution, workspace: Workspace, samples: [Double])] = []
-    for backend in orderedBackends {
-      if case .no(let why) = backend.canRun(problem) {
-        candidates.append(.init(backend: backend.name, config: "-", status: .unsupported, reason: why))
-        continue
-      }
-      for config in backend.configurations(for: problem) {
-        let name = config.description
-        if Stopwatch.now() > deadline && !timed.isEmpty {
-          candidates.append(.init(backend: backend.name, config: name, status: .skipped, reason: "budget exhausted"))
-          continue
-        }
-        let tolerance = options.maxError ?? backend.tolerance(for: problem, config: config)
-        let prepared: PreparedConvolution
-        do { prepared = try backend.prepare(problem, weights: weights, config: config) } catch {
-          candidates.append(.init(backend: backend.name, config: name, status: .rejected, tolerance: tolerance, reason: "prepare failed: \(error)"))
-          continue
-        }
-        let workspace = Workspace(byteCount: prepared.workspaceBytes)
-        let run = {
-          prepared.run(input: input.pointer, output: output.pointer, residual: nil, relu: true,
-                       workspace: workspace.pointer, pool: self.pool)
-        }
-        run()
-        let error = ErrorMetric.maxError(output.array, reference: reference)
-        // A second untimed run: the first call into a library may start its threads.
-        run()
-        if !(error <= tolerance) {
-          candidates.append(.init(backend: backend.name, config: name, status: .rejected, maxError: error, tolerance: tolerance,
-                                  reason: "error \(String(format: "%.2e", error)) exceeds the budget \(String(format: "%.2e", tolerance))"))
-          continue
-        }
-        // The drop decision rests on the better of two runs, so one hiccup does not drop a candidate.
-        let first = min(Stopwatch.time(run), Stopwatch.time(run))
-        candidates.append(.init(backend: backend.name, config: name, status: .accepted, maxError: error, tolerance: tolerance))
-        timed.append((candidates.count - 1, prepared, workspace, [first]))
-      }
-    }
-    guard let best = timed.map({ $0.samples[0] }).min() else { return candidates }
-    for i in timed.indices {
-      let index = timed[i].index
-      if timed[i].samples[0] > options.dropFactor * best {
-        candidates[index].status = .dropped
-        candidates[index].reason = "first run \(String(format: "%.3f", timed[i].samples[0] * 1e3)) ms, slower than \(options.dropFactor)× the best \(String(format: "%.3f", best * 1e3)) ms"
-      } else {
-        let prepared = timed[i].prepared, workspace = timed[i].workspace
-        while timed[i].samples.count < options.repetitions && (Stopwatch.now() < deadline || timed[i].samples.count < 3) {
-          timed[i].samples.append(Stopwatch.time {
-            prepared.run(input: input.pointer, output: output.pointer, residual: nil, relu: true,
-                         workspace: workspace.pointer, pool: self.pool)
-          })
-        }
-      }
-      let sorted = timed[i].samples.sorted()
-      let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-      candidates[index].medianMs = median * 1e3
-      candidates[index].gflops = Double(problem.flops) / median / 1e9
-      candidates[index].repetitions = sorted.count
-    }
-    return candidates
-  }
-
-  /// Marks the fastest accepted candidate `chosen`. Only `accepted` candidates
-  /// with a time compete; on equal medians the earlier candidate wins.
-  public static func decide(_ candidates: [Plan.Candidate]) -> [Plan.Candidate] {
-    var out = candidates
-    var best: Int?
-    for (i, c) in out.enumerated() where c.status == .accepted {
-      guard let t = c.medianMs else { continue }
-      if let b = best, let bt = out[b].medianMs, bt <= t { continue }
-      best = i
-    }
-    if let best { out[best].status = .chosen }
-    return out
   }
 }

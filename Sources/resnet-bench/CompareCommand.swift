@@ -1,50 +1,114 @@
 import ArgumentParser
 import Foundation
 import Harness
+import Measurement
 
 struct CompareCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "compare",
-    abstract: "Compare two benchmark CSVs: exit 0 when nothing regressed beyond the threshold, 1 when something did, 2 on unusable input.",
+    abstract: "Compare two benchmark results: exit 0 when nothing regressed beyond the threshold, 1 when something did, 2 on unusable input.",
     discussion: """
-      Rows are matched on model, variant, batch, input size, threads, scope,
-      candidate and layer. A change counts as a regression when the median is
-      slower by more than --threshold percent AND the two runs' p10–p90 ranges
-      do not overlap (the change stands out from both runs' spread).
+      Each side is a CSV from `run --csv`, a JSON file from `run --json` /
+      `conv --json` (Google Benchmark's format), or a folder of such JSON
+      files (one per process, e.g. the rounds of scripts/ci-regression.sh).
 
-      Example: resnet-bench compare results/baseline.csv current.csv --threshold 10
+      With raw samples on both sides (JSON), every series is compared by the
+      Hodges–Lehmann ratio of current to base with its 95% interval: paired
+      per-process medians when both folders hold the same number of files,
+      unpaired otherwise. A series is a REGRESSION when it is slower by more
+      than --threshold percent and the interval excludes no change;
+      INCONCLUSIVE when the interval reaches past the threshold but the
+      slowdown is not established (the noise is too large to tell; exit 0,
+      said plainly); unchanged or faster otherwise.
+
+      With a CSV on either side only summaries exist: a row regresses when its
+      median is slower by more than the threshold and the two runs' p10–p90
+      ranges do not overlap.
+
+      Examples:
+        resnet-bench compare base.json head.json --threshold 5
+        resnet-bench compare .build-ab/rounds/base .build-ab/rounds/head --threshold 5
+        resnet-bench compare results/baseline.csv current.csv --threshold 10
       """)
 
-  @Argument(help: "The baseline CSV (from `run --csv`).")
+  @Argument(help: "The base: a CSV, a JSON results file, or a folder of JSON files.")
   var baseline: String
 
-  @Argument(help: "The CSV to judge.")
+  @Argument(help: "What to judge, in the same forms.")
   var current: String
 
   @Option(help: "Percent slowdown tolerated before a change is a regression.")
   var threshold: Double = 10
 
-  @Flag(help: "List every matched row, not only the changes that matter.")
+  @Flag(help: "List every matched row, not only the ones that matter.")
   var verbose = false
 
   func validate() throws {
     guard threshold >= 0 && threshold <= 1000 else { throw ValidationError("--threshold must be between 0 and 1000 percent (got \(threshold))") }
   }
 
+  private func isCSV(_ path: String) -> Bool { path.lowercased().hasSuffix(".csv") }
+
   func run() throws {
-    let result = try Compare.compare(baseline: BenchmarkRecord.load(baseline), current: BenchmarkRecord.load(current), thresholdPercent: threshold)
+    if isCSV(baseline) || isCSV(current) {
+      try compareSummaries()
+    } else {
+      try compareSamples()
+    }
+  }
+
+  private func compareSamples() throws {
+    let result = try SampleComparison.compare(base: SampleComparison.documents(at: baseline),
+                                              current: SampleComparison.documents(at: current), threshold: threshold / 100)
     if result.fingerprintsDiffer {
       note("warning: the files come from different machines or builds (fingerprints differ); timings may not be comparable")
     }
-    var table = TextTable(["row (model|variant|batch|size|threads|scope|candidate|layer)", "baseline ms", "current ms", "change", "stands out", "verdict"])
+    if !result.busyFiles.isEmpty {
+      note("warning: \(result.busyFiles.count) file(s) were measured on a busy machine: \(result.busyFiles.prefix(3).joined(separator: ", "))")
+    }
+    var table = TextTable([
+      .init("series", .left), .init("base ms", .right), .init("current ms", .right), .init("ratio", .right),
+      .init("95% interval", .right), .init("verdict", .left),
+    ])
+    for row in result.rows where verbose || row.verdict != .unchanged {
+      let interval = row.estimate.isBounded ? "\(fixed(row.estimate.low, 3))–\(fixed(row.estimate.high, 3))" : "unbounded"
+      table.add([row.name, fixed(row.baseSeconds * 1e3, 3), fixed(row.currentSeconds * 1e3, 3), fixed(row.estimate.ratio, 3),
+                 interval, row.verdict.rawValue.uppercased()])
+    }
+    if table.rowCount > 0 { print(table.render(), terminator: "") }
+    let count = { (v: Verdict) in result.rows.filter { $0.verdict == v }.count }
+    print("\(result.rows.count) series compared (\(result.method)) at \(fixed(threshold, 1))%: "
+          + "\(count(.regression)) regression(s), \(count(.inconclusive)) inconclusive, \(count(.faster)) faster, \(count(.unchanged)) unchanged; "
+          + "\(result.unmatchedBase.count) base and \(result.unmatchedCurrent.count) current series unmatched")
+    if count(.inconclusive) > 0 {
+      print("inconclusive: the noise is too large to tell whether these slowed by more than \(fixed(threshold, 1))%; rerun with more rounds or on a quieter machine")
+    }
+    if !result.regressions.isEmpty { throw ExitCode(1) }
+  }
+
+  private func compareSummaries() throws {
+    let result = try Compare.compare(baseline: records(baseline), current: records(current), thresholdPercent: threshold)
+    if result.fingerprintsDiffer {
+      note("warning: the files come from different machines or builds (fingerprints differ); timings may not be comparable")
+    }
+    var table = TextTable([
+      .init("row (model|variant|batch|size|threads|scope|candidate|layer)", .left), .init("baseline ms", .right),
+      .init("current ms", .right), .init("change", .right), .init("stands out", .left), .init("verdict", .left),
+    ])
     for c in result.changes where verbose || c.isRegression || c.isImprovement {
       table.add([c.key, fixed(c.baselineMs, 3), fixed(c.currentMs, 3), (c.percent >= 0 ? "+" : "") + fixed(c.percent, 1) + "%",
                  c.standsOut ? "yes" : "no", c.isRegression ? "REGRESSION" : (c.isImprovement ? "faster" : "same")])
     }
-    if !table.rows.isEmpty { print(table.render(), terminator: "") }
-    print("\(result.changes.count) rows compared, \(result.regressions.count) regressions beyond \(fixed(threshold, 1))%, "
+    if table.rowCount > 0 { print(table.render(), terminator: "") }
+    print("\(result.changes.count) rows compared (summaries only: no raw samples), \(result.regressions.count) regressions beyond \(fixed(threshold, 1))%, "
           + "\(result.changes.filter(\.isImprovement).count) improvements; "
           + "\(result.unmatchedBaseline.count) baseline rows and \(result.unmatchedCurrent.count) current rows unmatched")
     if !result.regressions.isEmpty { throw ExitCode(1) }
+  }
+
+  /// CSV rows, or the summaries of a JSON side when the other is a CSV.
+  private func records(_ path: String) throws -> [BenchmarkRecord] {
+    if isCSV(path) { return try BenchmarkRecord.load(path) }
+    return try SampleComparison.documents(at: path).flatMap { BenchmarkRecord.summaries(of: $0) }
   }
 }

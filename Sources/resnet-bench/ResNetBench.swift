@@ -40,12 +40,6 @@ struct ResNetBench: ParsableCommand {
   }
 }
 
-/// An input or usage problem found while running (not while parsing): exit code 2.
-struct InputError: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
-
 /// Writes a line to standard error (progress, warnings): stdout carries only data.
 func note(_ text: String) {
   FileHandle.standardError.write(Data((text + "\n").utf8))

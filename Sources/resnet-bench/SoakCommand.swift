@@ -20,12 +20,10 @@ struct SoakCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var threading: ThreadOptions
+  @OptionGroup var backends: BackendOptions
 
-  @Option(help: "A plan from `tune` (layers on mixed backends).")
+  @Option(help: ArgumentHelp("A plan from `tune` (layers on mixed backends), or 'auto'.", valueName: "file|auto"))
   var plan: String?
-
-  @Option(help: "A single backend, when no plan is given.")
-  var backend: String = "tiled-simd"
 
   @Option(help: "Consecutive inferences.")
   var iterations: Int = 1000
@@ -48,15 +46,20 @@ struct SoakCommand: ParsableCommand {
     let inputs = try NetworkInputs.load(for: net, weightsFile: nil, inputFile: nil, seed: seed)
     let engine: InferenceEngine
     let what: String
-    if let plan {
-      let assignment = try Plan.load(from: URL(fileURLWithPath: plan)).bindings(for: net)
-      engine = try InferenceEngine(model: net, weights: inputs.weights, pool: pool) { assignment[$0.name]! }
+    if let path = plan.flatMap({ PlanOptions.resolve($0, for: net, threads: pool.threadCount) }) {
+      let loaded = try Plan.load(from: URL(fileURLWithPath: path))
+      switch loaded.compatibility(with: net, fingerprint: MachineFingerprint.current(threads: pool.threadCount)) {
+      case .incompatible(let why): throw PlanError("\(path): \(why)")
+      case .otherMachine(let why): note("warning: plan \(path) was \(why)")
+      case .compatible: break
+      }
+      engine = try InferenceEngine(model: net, weights: inputs.weights, pool: pool, assignment: try loaded.assignment(for: net))
       let used = Set(engine.bindings.map(\.backend.name)).sorted()
-      what = "plan \(plan) (backends: \(used.joined(separator: ", ")))"
+      what = "plan \(path) (backends: \(used.joined(separator: ", ")))"
     } else {
-      guard let b = BackendRegistry.named(backend) else { throw InputError("unknown backend '\(backend)'; known: \(BackendRegistry.names.joined(separator: ", "))") }
-      engine = try InferenceEngine(model: net, weights: inputs.weights, backend: b, pool: pool)
-      what = "backend \(backend)"
+      let backend = backends.backend == "all" ? TiledSIMDBackend() : try backends.single()
+      engine = try InferenceEngine(model: net, weights: inputs.weights, backend: backend, pool: pool)
+      what = "backend \(backend.name)"
     }
     note("\(net.name), \(iterations) inferences on \(what), \(pool.threadCount) threads")
     let r = Soak.run(engine, input: inputs.image, iterations: iterations, progress: { note("  \($0) inferences") })

@@ -2,9 +2,9 @@ import ArgumentParser
 import ConvBackends
 import ConvCore
 import Foundation
+import Harness
 import ResNet
 import Tuning
-import Harness
 
 struct TuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -12,10 +12,16 @@ struct TuneCommand: ParsableCommand {
     abstract: "Measure every backend × configuration on every distinct layer shape and write the fastest correct choice as a plan (JSON).",
     discussion: """
       The plan goes to stdout (or --output FILE, written atomically); progress
-      goes to stderr. Layers with the same shape are tuned once. A candidate
-      whose error against the Float64 reference exceeds its tolerance (or
-      --max-error) is rejected; one whose first timing is 2× slower than the
-      best so far is dropped without further timing.
+      goes to stderr. Layers with the same shape are tuned once. Every
+      candidate runs into a NaN-filled output and is checked against the
+      Float64 reference with the epilogue on and off; one beyond its tolerance
+      (or --max-error) is rejected. The accepted ones are screened (dropped
+      when 2× slower than the best), then timed in interleaved, shuffled
+      rounds. A candidate whose ratio to the fastest has an interval reaching
+      within 1% of no difference is marked 'tied'; among tied candidates the
+      choice is deterministic (a backend's default configuration first, then
+      registry order), so re-tuning reproduces the plan where measurements
+      cannot tell candidates apart.
 
       Examples:
         resnet-bench tune > plan.json
@@ -25,18 +31,19 @@ struct TuneCommand: ParsableCommand {
 
   @OptionGroup var model: ModelOptions
   @OptionGroup var threading: ThreadOptions
+  @OptionGroup var backends: BackendOptions
 
   @Option(help: "Total search time in seconds.")
   var budget: Double = 120
 
-  @Option(help: "Comma-separated backends to consider, or 'all'.")
-  var backends: String = "all"
-
   @Option(help: "Accuracy budget: reject candidates whose error exceeds this (default: each backend's own tolerance).")
   var maxError: Double?
 
-  @Option(help: "Timed runs per surviving candidate.")
-  var repetitions: Int = 7
+  @Option(help: "Interleaved timed rounds per shape.")
+  var repetitions: Int = 9
+
+  @Option(help: "Seed of the weights, inputs and round order.")
+  var seed: UInt64 = 0
 
   @Option(help: "A previous plan: shapes it already holds are kept when it was made on this machine, build and thread count.")
   var plan: String?
@@ -46,26 +53,29 @@ struct TuneCommand: ParsableCommand {
 
   func validate() throws {
     guard budget > 0 && budget <= 86_400 else { throw ValidationError("--budget must be between 0 and 86400 seconds (got \(budget))") }
-    guard repetitions >= 1 && repetitions <= 1000 else { throw ValidationError("--repetitions must be between 1 and 1000 (got \(repetitions))") }
+    guard repetitions >= 1 && repetitions <= RepetitionOptions.maxRepetitions else {
+      throw ValidationError("--repetitions must be between 1 and \(RepetitionOptions.maxRepetitions) (got \(repetitions))")
+    }
     if let maxError, !(maxError > 0) { throw ValidationError("--max-error must be positive (got \(maxError))") }
   }
 
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
-    var options = TuningOptions(backends: try BackendRegistry.resolve(backends))
+    var options = TuningOptions(backends: try backends.resolve())
     options.budgetSeconds = budget
     options.maxError = maxError
     options.repetitions = repetitions
-    let previous = try plan.map { try Plan.load(from: URL(fileURLWithPath: $0)) }
-    if let previous, previous.model != net.name || previous.variant != net.variant.rawValue || previous.batch != net.batch
-      || previous.inputSize != net.inputSize || previous.classes != net.classes {
-      throw InputError("--plan \(plan!) is for \(previous.model) \(previous.variant), batch \(previous.batch), size \(previous.inputSize), \(previous.classes) classes; this tune is for \(net.name) \(net.variant.rawValue), batch \(net.batch), size \(net.inputSize), \(net.classes) classes")
-    }
-    try MemoryBudget.check(net, engines: 1)
+    options.seed = seed
     let fingerprint = MachineFingerprint.current(threads: pool.threadCount)
+    let previous = try plan.map { try Plan.load(from: URL(fileURLWithPath: $0)) }
+    if let previous, case .incompatible(let why) = previous.compatibility(with: net, fingerprint: fingerprint) {
+      throw InputError("--plan \(plan!): \(why)")
+    }
+    try MemoryBudget.check(net, engines: 1 + options.backends.count)
     note("tuning \(net.distinctShapes.count) shapes of \(net.name) \(net.variant.rawValue) with \(pool.threadCount) threads, budget \(Int(budget)) s")
     let result = Tuner(model: net, options: options, pool: pool, progress: { note($0) }).tune(previous: previous, fingerprint: fingerprint)
+    if let load = result.load, load.isBusy { note("warning: the machine was busy while tuning: \(load.summary)") }
     let data = try result.encoded() + Data("\n".utf8)
     if let output {
       try AtomicFile.write(data, to: URL(fileURLWithPath: output))

@@ -1,5 +1,7 @@
 import ConvBackends
 import ConvCore
+import Foundation
+import Measurement
 import XCTest
 
 /// Shapes and checks shared by every backend's tests.
@@ -82,26 +84,19 @@ enum ConvTestSupport {
     return out
   }
 
-  /// Runs `backend` with `config` on seeded data (bias, residual and ReLU
-  /// varied by `variant`) and compares with the Float64 reference.
+  /// Checks `backend` with `config` the one way every part of the project
+  /// checks a layer (`LayerTrial`: seeded data, a NaN-filled output, the
+  /// epilogue fully on and fully off, against the Float64 reference).
   /// Returns the error; fails the test when it exceeds the backend's tolerance.
   @discardableResult
   static func check(
     _ backend: any ConvolutionBackend, _ p: ConvProblem, config: BackendConfig = .default, seed: UInt64 = 1,
     threads: Int = 2, file: StaticString = #filePath, line: UInt = #line
   ) throws -> Double {
-    let weights = ConvWeights.random(for: p, seed: seed)
-    var rng = SeededGenerator(seed: seed &+ 77)
-    let input = rng.normals(p.inputCount)
-    let withResidual = seed % 2 == 0, relu = seed % 3 != 0
-    let residual = withResidual ? rng.normals(p.outputCount) : nil
-    let pool = ThreadPool.shared(threads: threads)
-    let expected = try ReferenceBackend().prepare(p, weights: weights, config: .default).runOnce(input, residual: residual, relu: relu, pool: pool)
-    let got = try backend.prepare(p, weights: weights, config: config).runOnce(input, residual: residual, relu: relu, pool: pool)
-    let error = ErrorMetric.maxError(got, reference: expected)
-    let tolerance = backend.tolerance(for: p, config: config)
-    XCTAssertLessThanOrEqual(error, tolerance, "\(backend.name) [\(config)] on \(p.descriptor) (residual \(withResidual), relu \(relu))",
-                             file: file, line: line)
-    return error
+    let trial = LayerTrial(problem: p, seed: seed, pool: .shared(threads: threads))
+    let prepared = try backend.prepare(p, weights: trial.weights, config: config)
+    let result = try trial.check(prepared, tolerance: backend.tolerance(for: p, config: config))
+    XCTAssertTrue(result.passed, "\(backend.name) [\(config)] on \(p.descriptor): \(result.summary)", file: file, line: line)
+    return result.error
   }
 }

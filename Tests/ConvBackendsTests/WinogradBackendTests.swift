@@ -1,5 +1,6 @@
 @testable import ConvBackends
 import ConvCore
+import Measurement
 import XCTest
 
 /// The Winograd backend: its 1-D and 2-D transforms against direct correlation,

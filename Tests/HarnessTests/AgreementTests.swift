@@ -1,5 +1,6 @@
 import ConvBackends
 import ConvCore
+import Measurement
 @testable import Harness
 import ResNet
 import XCTest
@@ -28,7 +29,7 @@ final class AgreementTests: XCTestCase {
     let candidates = try [NaiveDirectBackend() as any ConvolutionBackend, FaultyBackend(faultyChannels: 128)].map {
       try BenchmarkCandidate.backend($0, model: model, weights: inputs.weights, pool: pool)
     }
-    let timings = NetworkBenchmark.measure(candidates, input: inputs.image, policy: RepetitionPolicy(warmup: 0, repetitions: 1))
+    let (timings, _) = NetworkBenchmark.measure(candidates, input: inputs.image, policy: SamplingPolicy(warmup: 0, repetitions: 1))
     let agreements = try Agreement.check(candidates, timings: timings, model: model, weights: inputs.weights, input: inputs.image, pool: pool)
     XCTAssertTrue(agreements[0].passed, "naive: \(agreements[0])")
     XCTAssertFalse(agreements[1].passed)

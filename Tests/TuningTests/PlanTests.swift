@@ -27,7 +27,7 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(try decoded.encoded(), try plan.encoded())
     XCTAssertEqual(decoded.shapes.count, model.distinctShapes.count)
     XCTAssertEqual(decoded.shapes[0].candidates[0], plan.shapes[0].candidates[0])
-    XCTAssertEqual(try decoded.bindings(for: model).count, model.layers.count)
+    XCTAssertEqual(try decoded.assignment(for: model).count, model.layers.count)
   }
 
   func testSelectionRejectsInaccurateAndBreaksTiesByOrder() {
@@ -47,6 +47,47 @@ final class PlanTests: XCTestCase {
     XCTAssertTrue(Tuner.decide([candidates[0], candidates[4]]).allSatisfy { $0.status != .chosen }, "nothing acceptable, nothing chosen")
   }
 
+  /// Among the fastest and the candidates tied with it, the choice is a
+  /// backend's default configuration first, then registry order — whatever
+  /// the medians' order — so a re-tune that reorders tied medians reproduces it.
+  func testTiedCandidatesResolveByPreferenceNotByNoise() {
+    typealias C = Plan.Candidate
+    func list(_ medians: (Double, Double, Double, Double)) -> [C] {
+      [
+        C(backend: "tiled-simd", config: "kc=0,mr=6,nr=2,split=0,v=8", status: .accepted, medianMs: medians.0, tied: true),
+        C(backend: "tiled-simd", config: "kc=0,mr=4,nr=3,split=0,v=8", status: .accepted, medianMs: medians.1, tied: true),
+        C(backend: "winograd", config: "m=4,split=0,tiles=8", status: .accepted, medianMs: medians.2, tied: true),
+        C(backend: "im2col-openblas", config: "rows=0", status: .accepted, medianMs: medians.3, tied: false),
+      ]
+    }
+    // Whichever of the three tied candidates measured fastest, the same one is chosen.
+    for medians in [(1.00, 0.99, 0.98, 1.5), (0.98, 1.00, 0.99, 1.5), (0.99, 0.98, 1.00, 1.5)] {
+      var candidates = list(medians)
+      let fastest = [medians.0, medians.1, medians.2].firstIndex(of: min(medians.0, medians.1, medians.2))!
+      candidates[fastest].tied = nil
+      let decided = Tuner.decide(candidates)
+      XCTAssertEqual(decided.filter { $0.status == .chosen }.map(\.config), ["kc=0,mr=6,nr=2,split=0,v=8"], "\(medians)")
+    }
+    // A candidate that is clearly slower is never chosen by preference.
+    var clear = list((1.20, 1.10, 1.00, 1.5))
+    clear[0].tied = false
+    clear[1].tied = false
+    clear[2].tied = nil
+    XCTAssertEqual(Tuner.decide(clear).filter { $0.status == .chosen }.map(\.backend), ["winograd"])
+  }
+
+  func testCompatibility() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    let plan = samplePlan(model: model)
+    XCTAssertEqual(plan.compatibility(with: model, fingerprint: fingerprint()), .compatible)
+    var foreign = plan
+    foreign.fingerprintId = "elsewhere"
+    guard case .otherMachine = foreign.compatibility(with: model, fingerprint: fingerprint()) else { return XCTFail("expected otherMachine") }
+    guard case .incompatible(let why) = plan.compatibility(with: try ResNetModel(depth: .resnet34, inputSize: 32, classes: 4),
+                                                           fingerprint: fingerprint()) else { return XCTFail("expected incompatible") }
+    XCTAssertTrue(why.contains("model resnet18"), why)
+  }
+
   func testMalformedPlansGiveOneLineErrors() throws {
     let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
     let good = try samplePlan(model: model).encoded()
@@ -55,10 +96,10 @@ final class PlanTests: XCTestCase {
       (Data(), "empty file"),
       (good.prefix(good.count / 2), "malformed or truncated JSON"),
       (Data("[1, 2]".utf8), "wrong type"),
-      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 99").utf8), "schema version 99"),
+      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : \(Plan.currentSchemaVersion)", with: "\"schemaVersion\" : 99").utf8), "schema version 99"),
       // A duplicate key makes JSONSerialization refuse the document while
       // JSONDecoder reads it; the version must still be checked (fuzz finding).
-      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 0, \"batch\" : 1").utf8), "schema version 0"),
+      (Data(text.replacingOccurrences(of: "\"schemaVersion\" : \(Plan.currentSchemaVersion)", with: "\"schemaVersion\" : 0, \"batch\" : 1").utf8), "schema version 0"),
       (Data(text.replacingOccurrences(of: "\"inputSize\"", with: "\"size\"").utf8), "missing field 'inputSize'"),
       (Data(text.replacingOccurrences(of: "mb1ic3ih32", with: "mb1ic3ihXX").utf8), "field 'ih' has no number"),
       (Data(text.replacingOccurrences(of: "\"config\" : \"default\",\n      \"descriptor\"", with: "\"config\" : \"rows\",\n      \"descriptor\"").utf8), "malformed config"),
@@ -79,17 +120,17 @@ final class PlanTests: XCTestCase {
       (try ResNetModel(depth: .resnet18, batch: 2, inputSize: 32, classes: 4), "batch 1"),
       (try ResNetModel(depth: .resnet18, inputSize: 64, classes: 4), "input size 32"),
     ] {
-      XCTAssertThrowsError(try plan.bindings(for: other)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
+      XCTAssertThrowsError(try plan.assignment(for: other)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
     }
     var unknown = plan
     unknown.shapes[0].backend = "quantum"
-    XCTAssertThrowsError(try unknown.bindings(for: model)) { XCTAssertTrue("\($0)".contains("unknown backend 'quantum'")) }
+    XCTAssertThrowsError(try unknown.assignment(for: model)) { XCTAssertTrue("\($0)".contains("unknown backend 'quantum'")) }
     var badConfig = plan
     badConfig.shapes[0].config = "tile=99"
-    XCTAssertThrowsError(try badConfig.bindings(for: model)) { XCTAssertTrue("\($0)".contains("does not offer")) }
+    XCTAssertThrowsError(try badConfig.assignment(for: model)) { XCTAssertTrue("\($0)".contains("does not offer")) }
     var missing = plan
     missing.shapes.removeLast()
-    XCTAssertThrowsError(try missing.bindings(for: model)) { XCTAssertTrue("\($0)".contains("no entry for shape")) }
+    XCTAssertThrowsError(try missing.assignment(for: model)) { XCTAssertTrue("\($0)".contains("no entry for shape")) }
   }
 
   func testTunerWithTinyBudgetCoversEveryShapeAndReusesAPreviousPlan() throws {
@@ -107,7 +148,7 @@ final class PlanTests: XCTestCase {
       XCTAssertEqual(chosen.first?.backend, shape.backend)
       XCTAssertLessThanOrEqual(chosen.first?.maxError ?? 1, chosen.first?.tolerance ?? 0)
     }
-    XCTAssertEqual(try plan.bindings(for: model).count, model.layers.count)
+    XCTAssertEqual(try plan.assignment(for: model).count, model.layers.count)
     // A plan from this machine is reused shape for shape; one from elsewhere is not.
     var partial = plan
     partial.shapes.removeLast()

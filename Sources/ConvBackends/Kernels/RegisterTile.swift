@@ -104,3 +104,9 @@ enum KernelTable {
   /// "f32_gemm_6x16__simd8, …" for error messages.
   static var listing: String { tiles.map(\.description).joined(separator: ", ") }
 }
+
+/// The kernel table as `env` prints it.
+public enum KernelTableListing {
+  /// The native tiles on `machine`, by name, in table order.
+  public static func native(on machine: MachineModel) -> [String] { KernelTable.native(on: machine).map(\.description) }
+}

@@ -164,13 +164,13 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
           let b = nextBlock.wrappingAdd(1, ordering: .relaxed).oldValue
           if b >= tiling.blockCount { break }
           let tiles = tiling.tiles(ofBlock: b)
-          let start = Stopwatch.now()
+          let start = MonotonicClock.now()
           for t in tiles { transformInput(T.self, tile: t, row: t - tiles.lowerBound, input: input, into: v, area) }
-          let transformed = Stopwatch.now()
+          let transformed = MonotonicClock.now()
           for e in 0..<tiling.elementCount { multiply(element: e, tiles: tiles.count, v: v, m: m) }
-          let multiplied = Stopwatch.now()
+          let multiplied = MonotonicClock.now()
           for t in tiles { transformOutput(T.self, tile: t, row: t - tiles.lowerBound, products: m, stage, area) }
-          let finished = Stopwatch.now()
+          let finished = MonotonicClock.now()
           area.times[0] += transformed - start
           area.times[1] += multiplied - transformed
           area.times[2] += finished - multiplied
@@ -213,13 +213,13 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     let next = Atomic<Int>(0)
     pool.parallelFor(min(threads, count)) { slot in
       let area = threadArea(slot, in: workspace)
-      let start = Stopwatch.now()
+      let start = MonotonicClock.now()
       while true {
         let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
         if i >= count { break }
         body(i, area)
       }
-      area.times[phase] += Stopwatch.now() - start
+      area.times[phase] += MonotonicClock.now() - start
     }
   }
 

@@ -11,15 +11,17 @@ public struct NetworkInputs: Sendable {
   public var weightsSource: String
 
   /// - Parameters:
-  ///   - weightsFile: a safetensors file with torchvision keys, or nil for seeded weights.
+  ///   - weightsFile: a safetensors file in the model's layout (torchvision's
+  ///     keys, or Keras's `<layer>/<weight>` names for the keras variants), a
+  ///     Keras HDF5 file (`.h5`, keras variants), or nil for seeded weights.
   ///   - inputFile: a float32 NHWC .npy of shape [batch, size, size, 3], or nil for a seeded image.
   ///   - seed: seeds the weights (when no file) and the image (when no file; drawn from a separate stream).
   public static func load(for model: ResNetModel, weightsFile: String?, inputFile: String?, seed: UInt64) throws -> NetworkInputs {
     let weights: [ConvWeights]
     let source: String
     if let weightsFile {
-      let contents = try Safetensors.read(contentsOf: URL(fileURLWithPath: weightsFile))
-      do { weights = try ResNetWeights.fold(contents.tensors, for: model, otherDtypes: contents.nonFloat) } catch let e as ModelError {
+      let (tensors, otherDtypes) = try readWeights(weightsFile, for: model)
+      do { weights = try ResNetWeights.fold(tensors, for: model, otherDtypes: otherDtypes) } catch let e as ModelError {
         throw ModelError("\(weightsFile): \(e.message)")
       }
       source = weightsFile
@@ -40,6 +42,20 @@ public struct NetworkInputs: Sendable {
       image = seededImage(count: count, seed: seed)
     }
     return NetworkInputs(weights: weights, image: image, weightsSource: source)
+  }
+
+  /// The tensors of a weights file: HDF5 (by its signature, whatever the
+  /// name) as a Keras weights file, anything else as safetensors.
+  static func readWeights(_ path: String, for model: ResNetModel) throws -> (StateDict, [String: String]) {
+    let url = URL(fileURLWithPath: path)
+    if KerasWeightsFile.looksLikeHDF5(url) {
+      guard model.variant.isKeras else {
+        throw ModelError("\(path): a Keras HDF5 weights file; it needs a keras variant (--variant keras or keras-same), this run is \(model.variant.rawValue)")
+      }
+      return (try KerasWeightsFile.read(contentsOf: url).stateDict(), [:])
+    }
+    let contents = try Safetensors.read(contentsOf: url)
+    return (contents.tensors, contents.nonFloat)
   }
 
   /// A standard-normal image (the statistics of a normalised photograph) from

@@ -1,0 +1,110 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How busy the machine was while something was measured: CPU time the
+/// hypervisor gave to other guests ("steal"), CPU time other processes of
+/// this guest used, and the load average. On a shared machine a measurement
+/// taken while either was high says more about the neighbours than about the
+/// code; every report marks it.
+public struct MachineLoad: Sendable, Codable, Equatable {
+  /// Stolen time as a fraction of all CPU time in the interval (0…1).
+  public var stealFraction: Double
+  /// CPU time of other processes as a fraction of the interval × cores (0…1).
+  public var otherProcessesFraction: Double
+  /// The 1-minute load average at the end of the interval.
+  public var loadAverage: Double
+  /// Wall-clock seconds the interval spans.
+  public var seconds: Double
+  /// Set when the FMA peak measured alongside stayed far below one thread's × threads.
+  public var peakSuspect: Bool
+
+  /// Above these, a measurement is marked busy.
+  public static let busyStealFraction = 0.05
+  public static let busyOtherProcessesFraction = 0.10
+
+  public var isBusy: Bool {
+    stealFraction > Self.busyStealFraction || otherProcessesFraction > Self.busyOtherProcessesFraction || peakSuspect
+  }
+
+  /// "steal 0.4%, other processes 1.2%, load 1.05" (+ the reasons when busy).
+  public var summary: String {
+    func pct(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+    var text = "steal \(pct(stealFraction)), other processes \(pct(otherProcessesFraction)), load \(String(format: "%.2f", loadAverage))"
+    if peakSuspect { text += ", FMA peak suspect" }
+    return isBusy ? "BUSY (\(text))" : text
+  }
+
+  public init(stealFraction: Double, otherProcessesFraction: Double, loadAverage: Double, seconds: Double, peakSuspect: Bool) {
+    self.stealFraction = stealFraction
+    self.otherProcessesFraction = otherProcessesFraction
+    self.loadAverage = loadAverage
+    self.seconds = seconds
+    self.peakSuspect = peakSuspect
+  }
+
+  /// The counters at one instant.
+  public struct Snapshot: Sendable {
+    /// Jiffies of the aggregate `cpu` line of /proc/stat: busy (user, nice,
+    /// system, irq, softirq), idle (idle, iowait), steal; nil where unreadable.
+    var busy: Double?
+    var idle: Double?
+    var steal: Double?
+    /// This process's user + system CPU seconds.
+    var ownSeconds: Double
+    var wall: Double
+
+    public static func now() -> Snapshot {
+      let clockTicks = Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+      var busy: Double?, idle: Double?, steal: Double?
+      if let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+         let line = stat.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+      {
+        let f = line.split(separator: " ").dropFirst().compactMap { Double($0) }.map { $0 / clockTicks }
+        if f.count >= 8 {
+          busy = f[0] + f[1] + f[2] + f[5] + f[6]
+          idle = f[3] + f[4]
+          steal = f[7]
+        }
+      }
+      var usage = rusage()
+      getrusage(RUSAGE_SELF.rawValue, &usage)
+      func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+      return Snapshot(busy: busy, idle: idle, steal: steal, ownSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+                      wall: Stopwatch.now())
+    }
+  }
+
+  /// The load between two snapshots.
+  public static func between(_ start: Snapshot, _ end: Snapshot, cores: Int, peakSuspect: Bool = false) -> MachineLoad {
+    let wall = max(end.wall - start.wall, 1e-9)
+    var steal = 0.0, others = 0.0
+    if let b0 = start.busy, let b1 = end.busy, let i0 = start.idle, let i1 = end.idle, let s0 = start.steal, let s1 = end.steal {
+      let total = (b1 - b0) + (i1 - i0) + (s1 - s0)
+      if total > 0 { steal = max(0, (s1 - s0) / total) }
+      // Jiffies are coarse (10 ms): the difference is clamped, not trusted to the last tick.
+      others = max(0, ((b1 - b0) - (end.ownSeconds - start.ownSeconds)) / (wall * Double(max(cores, 1))))
+    }
+    return MachineLoad(stealFraction: min(steal, 1), otherProcessesFraction: min(others, 1), loadAverage: loadAverage(),
+                       seconds: wall, peakSuspect: peakSuspect)
+  }
+
+  /// The 1-minute load average (/proc/loadavg), 0 where unreadable.
+  public static func loadAverage() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+          let first = text.split(separator: " ").first, let value = Double(first) else { return 0 }
+    return value
+  }
+
+  /// The worst of several intervals (the highest of each figure), for a report covering all of them.
+  public static func worst(_ loads: [MachineLoad]) -> MachineLoad? {
+    guard let first = loads.first else { return nil }
+    return loads.dropFirst().reduce(first) { a, b in
+      MachineLoad(stealFraction: max(a.stealFraction, b.stealFraction),
+                  otherProcessesFraction: max(a.otherProcessesFraction, b.otherProcessesFraction),
+                  loadAverage: max(a.loadAverage, b.loadAverage), seconds: a.seconds + b.seconds,
+                  peakSuspect: a.peakSuspect || b.peakSuspect)
+    }
+  }
+}
