@@ -77,14 +77,20 @@ public struct MachineLoad: Sendable, Codable, Equatable {
   }
 
   /// The load between two snapshots.
+  ///
+  /// /proc/stat counts in clock ticks (10 ms) sampled per CPU, while this
+  /// process's CPU time is exact, so each count may be off by a tick per CPU
+  /// at either end; that much is subtracted before dividing, so a short
+  /// interval (a 20 ms `conv`) does not read as busy from rounding alone.
   public static func between(_ start: Snapshot, _ end: Snapshot, cores: Int, peakSuspect: Bool = false) -> MachineLoad {
     let wall = max(end.wall - start.wall, 1e-9)
+    let cpus = Double(max(cores, 1))
+    let tickMargin = 2 * cpus / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
     var steal = 0.0, others = 0.0
     if let b0 = start.busy, let b1 = end.busy, let i0 = start.idle, let i1 = end.idle, let s0 = start.steal, let s1 = end.steal {
       let total = (b1 - b0) + (i1 - i0) + (s1 - s0)
-      if total > 0 { steal = max(0, (s1 - s0) / total) }
-      // Jiffies are coarse (10 ms): the difference is clamped, not trusted to the last tick.
-      others = max(0, ((b1 - b0) - (end.ownSeconds - start.ownSeconds)) / (wall * Double(max(cores, 1))))
+      if total > 0 { steal = max(0, (s1 - s0) - tickMargin) / max(total, wall * cpus) }
+      others = max(0, (b1 - b0) - (end.ownSeconds - start.ownSeconds) - tickMargin) / (wall * cpus)
     }
     return MachineLoad(stealFraction: min(steal, 1), otherProcessesFraction: min(others, 1), loadAverage: loadAverage(),
                        seconds: wall, peakSuspect: peakSuspect)

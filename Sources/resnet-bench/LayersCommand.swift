@@ -22,13 +22,13 @@ struct LayersCommand: ParsableCommand {
   func run() throws {
     let net = try model.build()
     if distinct {
-      var table = TextTable(["#", "descriptor", "MMAC", "layers"])
+      var table = TextTable([.init("#", .right), .init("descriptor", .left), .init("MMAC", .right), .init("layers", .left)])
       for (i, shape) in net.distinctShapes.enumerated() {
         table.add(["\(i + 1)", shape.problem.descriptor, fixed(Double(shape.problem.macs) / 1e6, 1), shape.layers.joined(separator: " ")])
       }
       print(table.render(), terminator: "")
     } else {
-      var table = TextTable(["layer", "descriptor", "MMAC"])
+      var table = TextTable([.init("layer", .left), .init("descriptor", .left), .init("MMAC", .right)])
       for layer in net.layers {
         table.add([layer.name, layer.problem.descriptor, fixed(Double(layer.problem.macs) / 1e6, 1)])
       }

@@ -12,7 +12,7 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "Model: \(ResNetDepth.allCases.map(\.modelName).joined(separator: ", ")).")
   var model: String = "resnet50"
 
-  @Option(help: "v1.5 (stride on the 3×3 of a bottleneck; torchvision, the default) or v1 (stride on the first 1×1; the paper, Keras).")
+  @Option(help: "v1.5 (stride on the 3×3 of a bottleneck; torchvision, the default), v1 (stride on the first 1×1; the paper), keras (keras.applications' layout: v1 strides, convolution biases, Keras names) or keras-same (the same with the tutorial's padding='same' stem).")
   var variant: String = ResNetVariant.v1_5.rawValue
 
   @Option(help: "Images per batch.")
@@ -29,7 +29,7 @@ struct ModelOptions: ParsableArguments {
       throw ValidationError("unknown model '\(model)'; choose one of \(ResNetDepth.allCases.map(\.modelName).joined(separator: ", "))")
     }
     guard ResNetVariant(rawValue: variant) != nil else {
-      throw ValidationError("unknown variant '\(variant)'; choose v1 or v1.5")
+      throw ValidationError("unknown variant '\(variant)'; choose \(ResNetVariant.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096 (got \(batch))") }
     guard size >= 32 && size <= 4096 else { throw ValidationError("--size must be between 32 and 4096 (got \(size))") }

@@ -21,7 +21,7 @@
 /// promoted to registers).
 enum OuterProductMicrokernel {
   /// `MR` rows of `NR` vectors.
-  typealias Accumulators<let MR: Int, let NR: Int, V: SIMD> = InlineArray<MR, InlineArray<NR, V>> where V.Scalar == Float
+  typealias Accumulators<let MR: Int, let NR: Int, V: KernelVector> = InlineArray<MR, InlineArray<NR, V>> where V.Scalar == Float
 
   /// Where the valid part of a tile is: the kernel always computes a full
   /// `MR × NR·lanes` tile, but only `rows × columns` of it exist in the output.
@@ -44,13 +44,13 @@ enum OuterProductMicrokernel {
 
   /// All-zero accumulators.
   @inline(__always)
-  static func zero<let MR: Int, let NR: Int, V: SIMD>() -> Accumulators<MR, NR, V> where V.Scalar == Float {
+  static func zero<let MR: Int, let NR: Int, V: KernelVector>() -> Accumulators<MR, NR, V> where V.Scalar == Float {
     Accumulators<MR, NR, V>(repeating: InlineArray<NR, V>(repeating: V()))
   }
 
   /// Loads the valid part of a tile of `c` (row `i` at `c + i·ldc`); the rest is zero.
   @inline(__always)
-  static func load<let MR: Int, let NR: Int, V: SIMD>(
+  static func load<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: inout Accumulators<MR, NR, V>, from c: UnsafePointer<Float>, ldc: Int, extent: TileExtent
   ) where V.Scalar == Float {
     let lanes = V.scalarCount
@@ -73,7 +73,7 @@ enum OuterProductMicrokernel {
   /// Weights are read strictly in order, `weightStride` floats per step: the
   /// packing puts them exactly where this loop reads them.
   @inline(__always)
-  static func accumulate<let MR: Int, let NR: Int, V: SIMD>(
+  static func accumulate<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: inout Accumulators<MR, NR, V>, rows: InlineArray<MR, UnsafePointer<Float>>,
     tapRows: Int, tapRowStride: Int, tapColumns: Int, tapColumnStride: Int, run: Int,
     weights: UnsafePointer<Float>, weightStride: Int
@@ -98,7 +98,7 @@ enum OuterProductMicrokernel {
 
   /// Stores the valid part of the tile to `c` (row `i` at `c + i·ldc`), applying `epilogue`.
   @inline(__always)
-  static func store<let MR: Int, let NR: Int, V: SIMD>(
+  static func store<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, extent: TileExtent, epilogue: Epilogue
   ) where V.Scalar == Float {
     let lanes = V.scalarCount
@@ -120,7 +120,7 @@ enum OuterProductMicrokernel {
           if let residual = epilogue.residual {
             y += VectorMemory.load(residual + i * epilogue.residualStride + v * lanes, count: count)
           }
-          if epilogue.relu { y = VectorMemory.relu(y) }
+          if epilogue.relu { y = y.clampedAtZero() }
           VectorMemory.store(y, c + i * ldc + v * lanes, count: count)
         }
       }
@@ -131,7 +131,7 @@ enum OuterProductMicrokernel {
   /// every loop has a constant trip count, so it unrolls and saves the spill,
   /// which on layers with a short reduction (K = 64) is a tenth of the tile's time.
   @inline(__always)
-  static func storeFull<let MR: Int, let NR: Int, V: SIMD>(
+  static func storeFull<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: Epilogue
   ) where V.Scalar == Float {
     let lanes = V.scalarCount
@@ -145,7 +145,7 @@ enum OuterProductMicrokernel {
         if let residual = epilogue.residual {
           y += VectorMemory.load(residual + i * epilogue.residualStride + v * lanes)
         }
-        if epilogue.relu { y = VectorMemory.relu(y) }
+        if epilogue.relu { y = y.clampedAtZero() }
         VectorMemory.store(y, c + i * ldc + v * lanes)
       }
     }
@@ -157,7 +157,7 @@ enum OuterProductMicrokernel {
   /// that on a memory copy keeps every access to the accumulators themselves
   /// constant-indexed, so they stay in registers throughout the reduction loop.
   @inline(__always)
-  static func spill<let MR: Int, let NR: Int, V: SIMD>(
+  static func spill<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: Accumulators<MR, NR, V>, to tile: UnsafeMutableBufferPointer<V>
   ) where V.Scalar == Float {
     for i in 0..<MR {
@@ -167,7 +167,7 @@ enum OuterProductMicrokernel {
 
   /// The inverse of `spill`.
   @inline(__always)
-  static func fill<let MR: Int, let NR: Int, V: SIMD>(
+  static func fill<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: inout Accumulators<MR, NR, V>, from tile: UnsafeMutableBufferPointer<V>
   ) where V.Scalar == Float {
     for i in 0..<MR {

@@ -89,7 +89,7 @@ enum PackedGemm {
   /// `shortRows` rows and a last panel of at most one vector of columns use
   /// the 4-row and 1-vector variants of the same tile.
   @inline(__always)
-  static func run<let MR: Int, let NR: Int, V: SIMD>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ o: Operands)
+  static func run<let MR: Int, let NR: Int, V: KernelVector>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ o: Operands)
   where V.Scalar == Float {
     let (n, k, width) = (o.b.n, o.b.k, o.b.panelWidth)
     var k0 = 0
@@ -140,7 +140,7 @@ enum PackedGemm {
   /// `extent.rows` re-read the last valid row of A (so they read only valid
   /// memory) and are never stored.
   @inline(__always)
-  private static func tile<let TR: Int, let TV: Int, V: SIMD>(
+  private static func tile<let TR: Int, let TV: Int, V: KernelVector>(
     _: InlineArray<TR, InlineArray<TV, V>>.Type,
     a: UnsafePointer<Float>, lda: Int, kc: Int, weights: UnsafePointer<Float>, width: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, extent: OuterProductMicrokernel.TileExtent,

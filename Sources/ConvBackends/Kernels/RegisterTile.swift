@@ -20,7 +20,7 @@ struct RegisterTile: Sendable, CustomStringConvertible {
   /// One packed GEMM with this tile as its main tile (see `PackedGemm`).
   let multiply: @Sendable (PackedGemm.Operands) -> Void
 
-  init<let MR: Int, let NR: Int, V: SIMD>(_: InlineArray<MR, InlineArray<NR, V>>.Type) where V.Scalar == Float {
+  init<let MR: Int, let NR: Int, V: KernelVector>(_: InlineArray<MR, InlineArray<NR, V>>.Type) where V.Scalar == Float {
     rows = MR
     vectors = NR
     lanes = V.scalarCount

@@ -129,7 +129,7 @@ struct TiledConvolutionJob: @unchecked Sendable {
 
   /// Task `t` of `schedule` with an `MR × NR·V` register tile.
   @inline(__always)
-  static func run<let MR: Int, let NR: Int, V: SIMD>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, task t: Int)
+  static func run<let MR: Int, let NR: Int, V: KernelVector>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, task t: Int)
   where V.Scalar == Float {
     let (tiles, panels) = job.schedule.task(t)
     let firstPixel = tiles.lowerBound * MR, endPixel = min(job.pixels, tiles.upperBound * MR)
