@@ -74,12 +74,15 @@ let package = Package(
 
     // MARK: - Tests
 
+    /// Deliberately broken backends the checks must reject; for tests only.
+    .target(name: "TestSupport", dependencies: ["ConvCore", "ConvBackends"], path: "Tests/TestSupport", swiftSettings: hostTuned),
+
     .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"], swiftSettings: hostTuned),
-    .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends", "Measurement"], swiftSettings: hostTuned),
+    .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends", "Measurement", "TestSupport"], swiftSettings: hostTuned),
     .testTarget(name: "ResNetTests", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
     .testTarget(name: "MeasurementTests", dependencies: ["ConvCore", "Measurement"], swiftSettings: hostTuned),
-    .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning"], swiftSettings: hostTuned),
-    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness"], swiftSettings: hostTuned),
+    .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "TestSupport"], swiftSettings: hostTuned),
+    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness", "TestSupport"], swiftSettings: hostTuned),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -2,19 +2,16 @@ import ConvBackends
 import ConvCore
 import Foundation
 import Measurement
+import TestSupport
 import XCTest
 
 /// Shapes and checks shared by every backend's tests.
 enum ConvTestSupport {
-  /// Something the test needs is missing (a library, the CLI binary): a skip
-  /// on a developer's machine, a failure under `CI=true`, where a skipped test
+  /// Something the test needs is missing (a library): a skip on a
+  /// developer's machine, a failure under `CI=true`, where a skipped test
   /// would otherwise be counted as passed.
-  struct MissingRequirement: Error, CustomStringConvertible {
-    let description: String
-  }
-
   static func requireOrSkip(_ what: String) throws {
-    if ProcessInfo.processInfo.environment["CI"] == "true" { throw MissingRequirement(description: "missing under CI: \(what)") }
+    if TestEnvironment.isCI { throw TestEnvironment.MissingRequirement(what) }
     throw XCTSkip(what)
   }
 

@@ -7,7 +7,7 @@ final class Im2colBackendTests: XCTestCase {
   static let backends = [Im2colGemmBackend.openBLAS, Im2colGemmBackend.blis]
 
   private func requireAvailable(_ backend: Im2colGemmBackend) throws {
-    if let why = backend.availability.reason { throw XCTSkip("\(backend.name) unavailable: \(why)") }
+    if let why = backend.availability.reason { try ConvTestSupport.requireOrSkip("\(backend.name) unavailable: \(why)") }
   }
 
   func testResNet50Shapes() throws {

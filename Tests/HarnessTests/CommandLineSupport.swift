@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// A class of this test bundle, to find the bundle.
@@ -20,6 +21,7 @@ enum CommandLine {
       let besideTests = Bundle(for: Marker.self).bundleURL.deletingLastPathComponent().appendingPathComponent("resnet-bench")
       let candidates = [besideTests] + ["release", "debug"].map { root.appendingPathComponent(".build/\($0)/resnet-bench") }
       guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        if TestEnvironment.isCI { throw TestEnvironment.MissingRequirement("the resnet-bench binary is not built") }
         throw XCTSkip("resnet-bench binary not built")
       }
       return found
