@@ -1,17 +1,71 @@
 #!/usr/bin/env bash
-# CI regression check: a short ResNet-50 benchmark on this machine, compared
-# with the committed baseline. Exit 0: nothing regressed beyond the threshold;
-# 1: something did (listed); 2: unusable input (e.g. the baseline is missing).
+# The A/B regression gate: builds BASE_REF (default: the previous commit) in a
+# worktree of its own, runs the base and the head (this working tree) binaries
+# alternately on the same work — separate processes, ROUNDS rounds, the order
+# within each round shuffled — and judges the raw samples with
+# `resnet-bench compare`: per candidate and per layer, the Hodges–Lehmann
+# ratio of head to base over the rounds (paired per-process medians) with its
+# 95% interval.
 #
-# Usage: scripts/ci-regression.sh [BASELINE.csv] [THRESHOLD_PERCENT]
-# The run uses the same options as the baseline (see README, "results/").
+#   regression    slower than THRESHOLD_PERCENT and the interval excludes no change  -> exit 1
+#   inconclusive  the interval reaches past the threshold but the slowdown is not established
+#                 (the noise is too large to tell; said plainly)                     -> exit 0
+#   otherwise     unchanged or faster                                                -> exit 0
+#   unusable input (bad arguments, a base that cannot be built or predates --json)  -> exit 2
+#
+# Usage: scripts/ci-regression.sh [BASE_REF] [THRESHOLD_PERCENT]
+# Environment (defaults in brackets):
+#   ROUNDS [10]  REPETITIONS [5]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
+#   THREADS [all cores]  AB_ROOT [.build-ab]: where the base worktree, its build and the rounds go
+#   (share it between checkouts to build each base once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-baseline=${1:-results/baseline.csv}
-threshold=${2:-10}
+base_ref=${1:-HEAD~1}
+threshold=${2:-5}
+rounds=${ROUNDS:-10}
+repetitions=${REPETITIONS:-5}
+model=${MODEL:-resnet50}
+backends=${BACKENDS:-tiled-simd,winograd}
+root=${AB_ROOT:-.build-ab}
+fail() { echo "ci-regression: $*" >&2; exit 2; }
+case $threshold in ''|*[!0-9.]*) fail "THRESHOLD_PERCENT must be a number, got '$threshold'";; esac
+for v in rounds repetitions; do case ${!v} in ''|*[!0-9]*|0) fail "${v^^} must be a positive whole number, got '${!v}'";; esac; done
+base_commit=$(git rev-parse --verify --quiet "$base_ref^{commit}") || fail "unknown BASE_REF '$base_ref'"
+
 scripts/setup.sh
-current=$(mktemp --suffix=.csv)
-trap 'rm -f "$current"' EXIT
-.build/release/resnet-bench run --model resnet50 --backends tiled-simd,im2col-openblas,im2col-blis,winograd \
-  --repetitions 15 --warmup 2 --csv "$current" >&2
-.build/release/resnet-bench compare "$baseline" "$current" --threshold "$threshold"
+head_bin=$PWD/.build/release/resnet-bench
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+worktree=$root/base-${base_commit:0:12}
+if [ ! -d "$worktree" ]; then
+  git worktree add --detach --quiet "$worktree" "$base_commit" || fail "could not check out $base_ref into $worktree"
+fi
+echo "ci-regression: building the base ${base_commit:0:12} in $worktree" >&2
+(cd "$worktree" && swift build -c release >&2) || fail "the base $base_ref does not build"
+base_bin=$worktree/.build/release/resnet-bench
+"$base_bin" run --help 2>/dev/null | grep -q -- "--json" || fail "the base $base_ref has no 'run --json' (it predates the A/B gate); choose a later base"
+
+out=$root/rounds-$(date +%Y%m%dT%H%M%S)-$$
+mkdir -p "$out/base" "$out/head"
+threads=()
+[ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+run_side() {  # side round
+  local bin=$base_bin
+  [ "$1" = head ] && bin=$head_bin
+  "$bin" run --model "$model" --backend "$backends" --layers --repetitions "$repetitions" --warmup 1 --no-check \
+    --order-seed "$2" "${threads[@]}" --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" \
+    || fail "the $1 binary failed in round $2 (see $out/log.txt)"
+}
+start=$(date +%s)
+RANDOM=$((16#${base_commit:0:6}))
+for ((r = 1; r <= rounds; r++)); do
+  if ((RANDOM % 2)); then order=(base head); else order=(head base); fi
+  for side in "${order[@]}"; do run_side "$side" "$r"; done
+  echo "ci-regression: round $r/$rounds (${order[*]}) done after $(( $(date +%s) - start )) s" >&2
+done
+echo "ci-regression: $rounds rounds of base ${base_commit:0:12} and head $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes') in $(( $(date +%s) - start )) s; samples in $out" >&2
+set +e
+"$head_bin" compare "$out/base" "$out/head" --threshold "$threshold"
+status=$?
+set -e
+exit $status
