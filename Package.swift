@@ -47,12 +47,14 @@ let package = Package(
 
     /// `dladdr` for the BLAS provenance check; not an API (see its README).
     .target(name: "_LoaderShims", exclude: ["README.md"]),
+    /// The signal handler that removes an interrupted atomic write's temporary; not an API.
+    .target(name: "_SignalShims", exclude: ["README.md"]),
 
     // MARK: - Networks, measurement, reports
 
     /// ResNet architectures (torchvision's family and Keras's layout), weights
     /// (seeded, safetensors, Keras HDF5, BatchNorm folding), inference.
-    .target(name: "ResNet", dependencies: ["ConvCore", "ConvBackends"], swiftSettings: hostTuned),
+    .target(name: "ResNet", dependencies: ["ConvCore", "ConvBackends", "_SignalShims"], swiftSettings: hostTuned),
     /// The measurement core: the stopwatch, the interleaved sampler, the
     /// statistics and ratio intervals, machine load, the FMA peak, the layer trial.
     .target(name: "Measurement", dependencies: ["ConvCore"], swiftSettings: hostTuned),
@@ -76,13 +78,15 @@ let package = Package(
 
     /// Deliberately broken backends the checks must reject; for tests only.
     .target(name: "TestSupport", dependencies: ["ConvCore", "ConvBackends"], path: "Tests/TestSupport", swiftSettings: hostTuned),
+    /// Counts heap allocations in the test executable (see its README); for tests only.
+    .target(name: "_AllocationCounter", path: "Tests/_AllocationCounter", exclude: ["README.md"]),
 
     .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"], swiftSettings: hostTuned),
     .testTarget(name: "ConvBackendsTests", dependencies: ["ConvCore", "ConvBackends", "Measurement", "TestSupport"], swiftSettings: hostTuned),
     .testTarget(name: "ResNetTests", dependencies: ["ConvCore", "ConvBackends", "ResNet"], swiftSettings: hostTuned),
     .testTarget(name: "MeasurementTests", dependencies: ["ConvCore", "Measurement"], swiftSettings: hostTuned),
     .testTarget(name: "TuningTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "TestSupport"], swiftSettings: hostTuned),
-    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness", "TestSupport"], swiftSettings: hostTuned),
+    .testTarget(name: "HarnessTests", dependencies: ["ConvCore", "ConvBackends", "ResNet", "Measurement", "Tuning", "Harness", "TestSupport", "_AllocationCounter"], swiftSettings: hostTuned),
   ],
   swiftLanguageModes: [.v5]
 )

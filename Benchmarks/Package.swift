@@ -30,7 +30,7 @@ let package = Package(
         .product(name: "ResNetBench", package: mainPackage),
       ],
       path: "Benchmarks/LayerBenchmarks",
-      swiftSettings: [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"])],
+      swiftSettings: [.unsafeFlags(["-target-cpu", "native"])],
       plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
   ]
 )

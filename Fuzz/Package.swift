@@ -17,6 +17,8 @@ let fuzzTargets: [(name: String, module: String)] = [
   ("FuzzSafetensors", "ResNet"),
   ("FuzzNpy", "ResNet"),
   ("FuzzPlan", "Tuning"),
+  ("FuzzResults", "Harness"),
+  ("FuzzBatch", "Harness"),
 ]
 
 let package = Package(

@@ -4,8 +4,9 @@
 # alternately on the same work — separate processes, ROUNDS rounds, the order
 # within each round shuffled — and judges the raw samples with
 # `resnet-bench compare`: per candidate and per layer, the Hodges–Lehmann
-# ratio of head to base over the rounds (paired per-process medians) with its
-# 95% interval.
+# ratio of head to base over the rounds (paired per-process medians) with an
+# interval that holds for all series together (Bonferroni); rounds measured on
+# a busy machine (steal, other processes, a halved FMA peak) are left out.
 #
 #   regression    slower than THRESHOLD_PERCENT and the interval excludes no change  -> exit 1
 #   inconclusive  the interval reaches past the threshold but the slowdown is not established
@@ -15,15 +16,15 @@
 #
 # Usage: scripts/ci-regression.sh [BASE_REF] [THRESHOLD_PERCENT]
 # Environment (defaults in brackets):
-#   ROUNDS [10]  REPETITIONS [5]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
+#   ROUNDS [16]  REPETITIONS [4]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
 #   THREADS [all cores]  AB_ROOT [.build-ab]: where the base worktree, its build and the rounds go
 #   (share it between checkouts to build each base once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base_ref=${1:-HEAD~1}
 threshold=${2:-5}
-rounds=${ROUNDS:-10}
-repetitions=${REPETITIONS:-5}
+rounds=${ROUNDS:-16}
+repetitions=${REPETITIONS:-4}
 model=${MODEL:-resnet50}
 backends=${BACKENDS:-tiled-simd,winograd}
 root=${AB_ROOT:-.build-ab}

@@ -7,26 +7,27 @@
 # the input is kept as crash-<target>-* in the working folder.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-#   TARGET is one of: descriptor csv safetensors npy plan (default: all)
+#   TARGET is one of: descriptor csv safetensors npy plan results batch (default: all)
 #   SECONDS 0 replays the corpus and seeds once without mutating them (what
 #   scripts/test.sh runs: it is deterministic and keeps the targets building).
 #
-# The build is a debug build on purpose: Swift's overflow and bounds checks
-# stay on (the release flags use -Ounchecked, which removes them), so an
-# arithmetic overflow in a parser is a finding rather than silent garbage.
+# The build is the release configuration the tool ships in: every module but
+# the kernels keeps Swift's bounds and overflow checks (Package.swift), so
+# what is fuzzed is what `resnet-bench` runs, and an arithmetic overflow in a
+# parser is a finding rather than silent garbage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(descriptor csv safetensors npy plan)
+[ ${#targets[@]} -eq 0 ] && targets=(descriptor csv safetensors npy plan results batch)
 case $seconds in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2;; esac
 
 product() {
   case $1 in
     descriptor) echo FuzzDescriptor;; csv) echo FuzzCSV;; safetensors) echo FuzzSafetensors;;
-    npy) echo FuzzNpy;; plan) echo FuzzPlan;;
-    *) echo "fuzz.sh: unknown target '$1' (descriptor, csv, safetensors, npy, plan)" >&2; exit 2;;
+    npy) echo FuzzNpy;; plan) echo FuzzPlan;; results) echo FuzzResults;; batch) echo FuzzBatch;;
+    *) echo "fuzz.sh: unknown target '$1' (descriptor, csv, safetensors, npy, plan, results, batch)" >&2; exit 2;;
   esac
 }
 for t in "${targets[@]}"; do product "$t" >/dev/null; done
@@ -35,7 +36,7 @@ for t in "${targets[@]}"; do product "$t" >/dev/null; done
 # target's own; the combined -Xswiftc flag is what instruments every module
 # for coverage (SwiftPM's two separate --sanitize flags reach the compiler
 # as address only: the objects then carry no coverage counters).
-build=(swift build --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address
+build=(swift build -c release --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address
        -Xswiftc -sanitize=fuzzer,address)
 for t in "${targets[@]}"; do
   echo "== building $(product "$t")" >&2

@@ -262,8 +262,8 @@ def run_resnet_bench(args, binary, weights, image_path, csv_path, logits_path, l
                "--input", image_path, "--dump-logits", logits_path, "--csv", csv_path,
                "--threads", args.threads, "--batch", args.batch, "--size", args.size,
                "--backends", args.backends, "--repetitions", args.repetitions, "--warmup", args.warmup]
-    if args.plan is not None:
-        command += ["--plan", args.plan.resolve()]
+    if args.plan != "none":
+        command += ["--plan", args.plan if args.plan == "auto" else Path(args.plan).resolve()]
     return run_project(command, csv_path, log_path, log)
 
 
@@ -295,7 +295,7 @@ def parse_args(argv):
     parser.add_argument("--workdir", type=Path,
                         help="keep weights (.h5), input, logits, CSV and log here (default: a temporary "
                              "directory, removed unless something fails)")
-    parser.add_argument("--plan", type=Path, help="a plan from `resnet-bench tune`, passed to `run`")
+    parser.add_argument("--plan", default="auto", help="a plan from `resnet-bench tune` passed to `run`, 'auto' (the default: the committed plan in results/ that fits this machine, if any) or 'none'")
     parser.add_argument("--backends", default="all",
                         help="resnet-bench backends, comma-separated, or 'all'; the first one's logits are "
                              "checked against TensorFlow's (with 'all', naive: the most exact)")
@@ -311,7 +311,7 @@ def parse_args(argv):
             parser.error(f"--{name} must be at least {least}")
     if not os.access(args.binary, os.X_OK):
         parser.error(f"--binary {args.binary}: not an executable (build it with scripts/setup.sh)")
-    if args.plan is not None and not args.plan.is_file():
+    if args.plan not in ("auto", "none") and not Path(args.plan).is_file():
         parser.error(f"--plan {args.plan}: no such file")
     return args
 

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Regenerates results/ for this machine kind: the `env` fingerprint, a tuned
-# ResNet-50 plan and the baseline CSV that scripts/ci-regression.sh compares
-# against. The baseline run uses exactly the options of the CI check.
+# Regenerates results/ for this machine kind: the `env` fingerprint, tuned
+# plans (ResNet-50 at batch 1 and 8, ResNeXt-50 and the Keras layout at batch
+# 1, all on every core) and a record of one interleaved run (CSV and raw JSON
+# samples; a record, not a gate: scripts/ci-regression.sh is the gate).
+# Usage: scripts/make-results.sh [PLANS_ONLY]   (any argument: skip the record run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 bin=.build/release/resnet-bench
 mkdir -p results
 $bin env > results/env.txt
+$bin env --json > results/env.json
 $bin tune --model resnet50 --output results/plan-resnet50-v1.5-batch1.json
-$bin run --model resnet50 --backends tiled-simd,im2col-openblas,im2col-blis,winograd \
-  --repetitions 15 --warmup 2 --layers --csv results/baseline.csv
+$bin tune --model resnet50 --batch 8 --budget 300 --output results/plan-resnet50-v1.5-batch8.json
+$bin tune --model resnext50_32x4d --output results/plan-resnext50_32x4d-batch1.json
+$bin tune --model resnet50 --variant keras --output results/plan-resnet50-keras-batch1.json
+[ $# -gt 0 ] && exit 0
+$bin run --model resnet50 --backend tiled-simd,im2col-openblas,im2col-blis,winograd --plan auto \
+  --repetitions 15 --warmup 2 --layers --csv results/baseline.csv --json results/baseline.json

@@ -387,7 +387,7 @@ def parse_args(argv):
     parser.add_argument("--workdir", type=Path,
                         help="keep weights, graph, input, logits, CSV and log here (default: a temporary "
                              "directory, removed unless something fails)")
-    parser.add_argument("--plan", type=Path, help="a plan from `resnet-bench tune`, passed to `run`")
+    parser.add_argument("--plan", default="auto", help="a plan from `resnet-bench tune` passed to `run`, 'auto' (the default: the committed plan in results/ that fits this machine, if any) or 'none'")
     parser.add_argument("--backends", default="all", help="resnet-bench backends, comma-separated, or 'all'")
     parser.add_argument("--check-against", metavar="BACKEND",
                         help="the resnet-bench backend whose logits the peers' are checked against (default: "
@@ -428,7 +428,7 @@ def parse_args(argv):
         parser.error("--check-against plan: `resnet-bench run` writes a backend's logits, not the plan's")
     if not os.access(args.binary, os.X_OK):
         parser.error(f"--binary {args.binary}: not an executable (build it with scripts/setup.sh)")
-    if args.plan is not None and not args.plan.is_file():
+    if args.plan not in ("auto", "none") and not Path(args.plan).is_file():
         parser.error(f"--plan {args.plan}: no such file")
     return args
 
@@ -491,8 +491,8 @@ def compare(args, workdir):
                   "--csv", bench_csv]
     if reference_name is None:
         timed_args += ["--dump-logits", bench_logits]
-    if args.plan is not None:
-        timed_args += ["--plan", args.plan.resolve()]
+    if args.plan != "none":
+        timed_args += ["--plan", args.plan if args.plan == "auto" else Path(args.plan).resolve()]
 
     rows, peer_logits, bench_failed = [], {}, False
     for pair in range(1, args.pairs + 1):

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-.build/release/resnet-bench run "$@"
+.build/release/resnet-bench run --plan auto "$@"

@@ -9,6 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The Keras tests write HDF5 files with h5py, as Keras users' files are written.
+if ! python3 -c 'import h5py, numpy' >/dev/null 2>&1; then
+  echo "test: installing h5py numpy from PyPI" >&2
+  python3 -m pip install --quiet h5py numpy >&2 || echo "test: could not install h5py; the Keras HDF5 tests will say so" >&2
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -76,6 +76,9 @@ extension ConvProblem {
                             input: ih, kernel: kh, stride: sh, dilation: dh)
     let columns = Self.padding(given: pw, output: fields["ow"] ?? (square ? fields["oh"] : nil),
                                input: iw, kernel: kw, stride: sw, dilation: dw)
+    for (key, output, pad) in [("oh", fields["oh"], rows.before), ("ow", fields["ow"], columns.before)] where pad < 0 {
+      throw DescriptorError(message: "descriptor '\(text)': \(key)\(output ?? 0) needs a negative padding (\(pad)); the output cannot be that small")
+    }
     self.init(
       batch: fields["mb"] ?? Self.benchdnnDefaultBatch, groups: fields["g"] ?? 1, inChannels: ic,
       inHeight: ih, inWidth: iw, outChannels: oc, kernelHeight: kh, kernelWidth: kw,

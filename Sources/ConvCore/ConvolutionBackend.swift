@@ -223,8 +223,22 @@ public protocol PreparedConvolution: AnyObject, Sendable {
     workspace: UnsafeMutableRawPointer, pool: ThreadPool)
   /// Phase breakdown of the last run, when the backend measures one.
   var lastPhaseTimes: PhaseTimes? { get }
+  /// Bytes of the weights (and bias) as packed for `run`: what one run
+  /// streams from memory when they are not in cache. Winograd's transformed
+  /// filters are α²/9 times the original's.
+  var packedWeightBytes: Int { get }
 }
 
 extension PreparedConvolution {
   public var lastPhaseTimes: PhaseTimes? { nil }
+  public var packedWeightBytes: Int { (problem.weightCount + problem.outChannels) * MemoryLayout<Float>.stride }
+
+  /// Bytes one run touches at least once: the packed weights, the input, the
+  /// output (and the residual, when there is one), and the workspace it
+  /// writes and reads back. A lower bound of its memory traffic when nothing
+  /// is in cache, and what `run --layers` reports per layer.
+  public func bytesTouched(residual: Bool) -> Int {
+    let f = MemoryLayout<Float>.stride
+    return packedWeightBytes + problem.inputCount * f + problem.outputCount * f * (residual ? 2 : 1) + 2 * workspaceBytes
+  }
 }

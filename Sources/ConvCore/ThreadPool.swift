@@ -39,8 +39,15 @@ public final class ThreadPool: @unchecked Sendable {
   private let sleepLock = NSCondition()
   private var generation: UInt64 = 0
   // Written by the dispatching thread before the ticket is released; read by a
-  // worker only after it has claimed a task of that generation.
-  private var job: ((Int) -> Void)?
+  // worker only after it has claimed a task of that generation: the loop's
+  // task (its address on the dispatching thread's stack, valid for the
+  // loop's duration), its type, and the batch's first index. A task is a
+  // value, not a stored closure: making a closure escape into a property
+  // makes Swift allocate a context for it on every loop, and a steady-state
+  // inference must allocate nothing.
+  private var job: UnsafeRawPointer?
+  private var jobType: (any ParallelTask.Type)?
+  private var jobOffset = 0
 
   /// How long an idle worker polls before it sleeps, seconds.
   public static let idleSpinSeconds = 0.002
@@ -75,30 +82,39 @@ public final class ThreadPool: @unchecked Sendable {
   /// The number of hardware threads this process may use.
   public static var availableCores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
-  /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool; returns
-  /// when all have finished.
-  public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+  /// Runs `task.run(i)` for every `i` in `0..<count`, spread over the pool;
+  /// returns when all have finished. Allocates nothing: the form every
+  /// kernel's parallel loop uses.
+  public func parallelFor<T: ParallelTask>(_ count: Int, _ task: T) {
     if count <= 0 { return }
     if threadCount == 1 || count == 1
       || !running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
     {
-      for i in 0..<count { body(i) }
+      for i in 0..<count { task.run(i) }
       return
     }
-    withoutActuallyEscaping(body) { escapable in
+    withUnsafePointer(to: TaskFrame(task: task)) { pointer in
       var start = 0
       while start < count {
         let batch = min(count - start, Self.maxTasksPerDispatch)
-        let offset = start
-        dispatch(batch) { escapable(offset + $0) }
+        dispatch(batch, offset: start, UnsafeRawPointer(pointer), T.self)
         start += batch
       }
     }
     running.store(false, ordering: .releasing)
   }
 
-  private func dispatch(_ count: Int, _ body: @escaping (Int) -> Void) {
-    job = body
+  /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool. The
+  /// closure is wrapped for the workers, which costs one small allocation per
+  /// call: for setup and measurement code, not for a kernel's loop.
+  public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { escapable in parallelFor(count, ClosureTask(body: escapable)) }
+  }
+
+  private func dispatch(_ count: Int, offset: Int, _ task: UnsafeRawPointer, _ type: any ParallelTask.Type) {
+    job = task
+    jobType = type
+    jobOffset = offset
     completed.store(0, ordering: .relaxed)
     parkRequested.store(false, ordering: .relaxed)
     generation = (generation + 1) & Self.generationMask
@@ -109,18 +125,16 @@ public final class ThreadPool: @unchecked Sendable {
     drainTasks(generation: generation)
     while completed.load(ordering: .acquiring) < count {}
     job = nil
+    jobType = nil
   }
 
   /// Splits `0..<total` into contiguous chunks of at least `grain` items, about
-  /// `chunksPerThread` per thread, and runs `body` on each chunk.
-  public func parallelRanges(
-    _ total: Int, grain: Int = 1, chunksPerThread: Int = 4, _ body: (Range<Int>) -> Void
-  ) {
+  /// `chunksPerThread` per thread, and runs `task` on each chunk.
+  public func parallelRanges<T: RangeTask>(_ total: Int, grain: Int = 1, chunksPerThread: Int = 4, _ task: T) {
     if total <= 0 { return }
     let wanted = max(1, threadCount * chunksPerThread)
     let chunk = max(grain, (total + wanted - 1) / wanted)
-    let chunks = (total + chunk - 1) / chunk
-    parallelFor(chunks) { c in body(c * chunk..<min(total, (c + 1) * chunk)) }
+    parallelFor((total + chunk - 1) / chunk, Chunks(task: task, chunk: chunk, total: total))
   }
 
   /// Sends idle workers to sleep now rather than at the end of their spin,
@@ -139,8 +153,8 @@ public final class ThreadPool: @unchecked Sendable {
       let count = Int((t >> Self.indexBits) & Self.fieldMask)
       if index >= count { return }
       let (claimed, actual) = ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
-      if claimed {
-        job!(index)
+      if claimed, let job, let jobType {
+        jobType.runTask(at: job, jobOffset + index)
         completed.add(1, ordering: .releasing)
         t = ticket.load(ordering: .acquiring)
       } else {
@@ -173,4 +187,50 @@ public final class ThreadPool: @unchecked Sendable {
       drainTasks(generation: current)
     }
   }
+}
+
+/// The body of a parallel loop as a value: `run(i)` for each index, from any
+/// worker thread. Kernels write their loops as small structs of pointers and
+/// sizes, which the pool hands to its workers by address, so a loop costs no
+/// allocation (a closure would).
+public protocol ParallelTask {
+  func run(_ index: Int)
+  /// Runs the task stored at `pointer`; the pool calls this through the
+  /// task's type, so the task need not be stored as an existential.
+  static func runTask(at pointer: UnsafeRawPointer, _ index: Int)
+}
+
+extension ParallelTask {
+  @inline(__always)
+  public static func runTask(at pointer: UnsafeRawPointer, _ index: Int) {
+    pointer.assumingMemoryBound(to: TaskFrame<Self>.self).pointee.task.run(index)
+  }
+}
+
+/// A task as the pool holds it for its workers: never of size zero, so its
+/// address is a real one (Swift hands out no meaningful address for a value
+/// of an empty type, and an empty task — the pool's own dispatch probe — once
+/// reached the workers as a null pointer and hung the loop).
+struct TaskFrame<T: ParallelTask> {
+  let task: T
+  let nonEmpty = 1
+}
+
+/// The body of `parallelRanges`: one contiguous range of items at a time.
+public protocol RangeTask {
+  func run(_ range: Range<Int>)
+}
+
+/// `parallelRanges`' chunks as a parallel task.
+struct Chunks<T: RangeTask>: ParallelTask {
+  let task: T
+  let chunk: Int
+  let total: Int
+  func run(_ c: Int) { task.run(c * chunk..<min(total, (c + 1) * chunk)) }
+}
+
+/// A closure as a parallel task (the allocating convenience form).
+struct ClosureTask: ParallelTask {
+  let body: (Int) -> Void
+  func run(_ index: Int) { body(index) }
 }

@@ -38,7 +38,15 @@ public struct BenchmarkRecord: Equatable, Sendable {
 
   /// Reads records written by `line()`, refusing another schema.
   public static func load(_ path: String) throws -> [BenchmarkRecord] {
-    let table = try CSVTable.load(path)
+    try records(of: CSVTable.load(path), source: path)
+  }
+
+  /// What `load` does with the text of a file (the loader `compare` and `report` use).
+  public static func decode(_ text: String, source: String) throws -> [BenchmarkRecord] {
+    try records(of: CSVTable(text: text, source: source), source: source)
+  }
+
+  private static func records(of table: CSVTable, source path: String) throws -> [BenchmarkRecord] {
     guard table.header == columns else {
       let missing = columns.filter { !table.header.contains($0) }
       throw CSV.ParseError(message: "\(path): not a resnet-bench CSV of schema \(schemaVersion)"

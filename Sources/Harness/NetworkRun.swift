@@ -20,6 +20,8 @@ public struct NetworkRunRequest {
   public var policy: SamplingPolicy
   /// Check every candidate's logits against the Float64-reference network.
   public var check: Bool
+  /// Also time every layer alone (`IsolatedLayers`).
+  public var isolated = false
   public var pool: ThreadPool
 
   public init(model: ResNetModel, backends: [any ConvolutionBackend], plans: [String], strictPlans: Bool,
@@ -53,6 +55,8 @@ public struct NetworkRunResult {
   public var timings: [CandidateTiming]
   /// One per candidate; nil where the check was skipped.
   public var agreements: [Agreement?]
+  /// Per candidate and layer, the median seconds of the layer timed alone (with `isolated`).
+  public var isolated: [[Double]]?
 
   public var failed: Bool { agreements.contains { $0.map { !$0.passed } ?? false } }
 }
@@ -121,8 +125,17 @@ public enum NetworkRun {
       agreements = try Agreement.check(candidates, timings: timings, model: net, weights: inputs.weights,
                                        input: inputs.image, pool: pool)
     }
+    var isolated: [[Double]]?
+    if request.isolated {
+      note("timing every layer alone…")
+      isolated = try candidates.map {
+        try IsolatedLayers.measure($0, weights: inputs.weights, policy: SamplingPolicy(warmup: 1, repetitions: request.policy.repetitions),
+                                   pool: pool)
+      }
+    }
     return NetworkRunResult(model: net, threads: pool.threadCount, fingerprint: here, peak: peak, load: load, record: record,
-                            weightsSource: inputs.weightsSource, candidates: candidates, timings: timings, agreements: agreements)
+                            weightsSource: inputs.weightsSource, candidates: candidates, timings: timings, agreements: agreements,
+                            isolated: isolated)
   }
 }
 

@@ -11,7 +11,7 @@ public enum PoolOverhead {
   /// to back after a warm-up, and with the workers asleep first (as between
   /// layers that call a library, or after `ThreadPool.idleSpinSeconds`).
   public static func measure(pool: ThreadPool, samples: Int = 2000) -> (hot: Double, afterIdle: Double) {
-    let empty = { pool.parallelFor(pool.threadCount) { _ in } }
+    let empty = { pool.parallelFor(pool.threadCount, EmptyTask()) }
     let hot = Sampler.sample(count: 1, policy: SamplingPolicy(warmup: 100, repetitions: samples), run: { _ in empty() })
     // Long enough for idle workers to go to sleep; slept between timed runs, untimed.
     let sleepMicroseconds: UInt32 = 2000
@@ -20,4 +20,9 @@ public enum PoolOverhead {
                               record: { _ in usleep(sleepMicroseconds) })
     return (hot.summary(0).median, idle.summary(0).median)
   }
+}
+
+/// A task that does nothing: what is left is the pool's own cost.
+private struct EmptyTask: ParallelTask {
+  func run(_ index: Int) {}
 }

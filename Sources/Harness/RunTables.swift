@@ -38,11 +38,37 @@ public enum RunTables {
   }
 
   /// Per layer: every candidate's median (ms), the fastest, and the fastest's
-  /// share of its own total and % of peak.
+  /// share of its own total and % of peak. With isolated times: one table
+  /// per candidate instead, each layer's in-network and alone % of peak and
+  /// the bytes it touches.
   public static func layers(_ r: NetworkRunResult) -> String {
     let net = r.model
     let medians = r.timings.map { t in t.layerSamples.map { TimingSummary($0).median * 1e3 } }
     let totals = medians.map { $0.reduce(0, +) }
+    func percent(_ l: Int, _ ms: Double) -> Double { 100 * Double(net.layers[l].problem.flops) / (ms / 1e3) / 1e9 / r.peak.allThreads }
+    if let isolated = r.isolated {
+      var out = ""
+      for (c, t) in r.timings.enumerated() {
+        let engine = r.candidates[c].engine
+        var table = TextTable([
+          .init("layer", .left), .init("backend", .left), .init("ms", .right), .init("% peak", .right),
+          .init("alone ms", .right), .init("alone % peak", .right), .init("lost", .right), .init("MB touched", .right),
+        ])
+        var aloneTotal = 0.0, bytes = 0
+        for l in net.layers.indices {
+          let alone = isolated[c][l] * 1e3
+          aloneTotal += alone
+          bytes += engine.layerBytesTouched[l]
+          table.add([net.layers[l].name, engine.bindings[l].backend.name, fixed(medians[c][l], 3), fixed(percent(l, medians[c][l]), 1),
+                     fixed(alone, 3), fixed(percent(l, alone), 1), fixed(100 * (medians[c][l] - alone) / max(medians[c][l], 1e-12), 1) + "%",
+                     fixed(Double(engine.layerBytesTouched[l]) / 1e6, 2)])
+        }
+        table.add(["total", "", fixed(totals[c], 2), "", fixed(aloneTotal, 2), "",
+                   fixed(100 * (totals[c] - aloneTotal) / max(totals[c], 1e-12), 1) + "%", fixed(Double(bytes) / 1e6, 1)])
+        out += "\(t.name): each layer inside the network and alone (same backend and configuration, data hot)\n" + table.render()
+      }
+      return out
+    }
     var columns: [TextTable.Column] = [.init("layer", .left)]
     columns += r.timings.map { .init($0.name + " ms", .right) }
     columns += [.init("fastest", .left), .init("share", .right), .init("% peak", .right)]
@@ -50,9 +76,8 @@ public enum RunTables {
     for (l, layer) in net.layers.enumerated() {
       let times = medians.map { $0[l] }
       let best = times.indices.min { times[$0] < times[$1] } ?? 0
-      let rate = Double(layer.problem.flops) / (times[best] / 1e3) / 1e9
       table.add([layer.name] + times.map { fixed($0, 3) }
-                + [r.timings[best].name, fixed(100 * times[best] / max(totals[best], 1e-12), 1) + "%", fixed(100 * rate / r.peak.allThreads, 1)])
+                + [r.timings[best].name, fixed(100 * times[best] / max(totals[best], 1e-12), 1) + "%", fixed(percent(l, times[best]), 1)])
     }
     table.add(["total"] + totals.map { fixed($0, 2) } + ["", "", ""])
     return table.render()

@@ -13,7 +13,18 @@ import Measurement
 /// they are paired in order (round `i` of base with round `i` of head, run
 /// back to back) and compared with `RatioEstimate.paired`; otherwise, or
 /// with one file a side, the samples are compared unpaired.
+///
+/// Two defences against a shared machine's noise:
+/// - files measured while the machine was busy (steal time, other processes,
+///   an FMA peak far below its expectation — a neighbour took a core) are left
+///   out, with their round partner when paired, and counted in the result;
+/// - the intervals hold for all series at once: with m series each interval
+///   is at 1 − α/m (Bonferroni, α = 5%), so comparing 110 layers and networks
+///   does not turn five of them into false alarms by chance alone.
 public enum SampleComparison {
+  /// The family-wise error rate the intervals are set for.
+  public static let familyWiseAlpha = 0.05
+
   public struct Row: Sendable {
     public var name: String
     /// Median of the base's and the current side's observations, seconds.
@@ -33,6 +44,10 @@ public enum SampleComparison {
     public var busyFiles: [String]
     /// How the observations were formed ("paired per-process medians, 10 rounds", …).
     public var method: String
+    /// The confidence of each series' interval (1 − α/m).
+    public var seriesConfidence: Double
+    /// Rounds (paired) or files (unpaired) left out because the machine was busy.
+    public var excludedBusy: Int
     public var regressions: [Row] { rows.filter { $0.verdict == .regression } }
   }
 
@@ -40,20 +55,33 @@ public enum SampleComparison {
   public static func compare(base: [GoogleBenchmarkJSON.Document], current: [GoogleBenchmarkJSON.Document],
                              threshold: Double) throws -> Result {
     guard !base.isEmpty, !current.isEmpty else { throw Compare.UnusableInput(message: "no results files on one side") }
+    var base = base, current = current
+    var excluded = 0
+    if base.count > 1 && base.count == current.count {
+      let keep = base.indices.filter { !base[$0].busy && !current[$0].busy }
+      excluded = base.count - keep.count
+      if keep.count >= 2 { (base, current) = (keep.map { base[$0] }, keep.map { current[$0] }) } else { excluded = 0 }
+    } else {
+      let (b, c) = (base.filter { !$0.busy }, current.filter { !$0.busy })
+      if !b.isEmpty && !c.isEmpty { excluded = base.count + current.count - b.count - c.count; (base, current) = (b, c) }
+    }
     let names = base[0].series.map(\.name)
     let currentNames = Set(current.flatMap { $0.series.map(\.name) })
     let baseNames = Set(base.flatMap { $0.series.map(\.name) })
     let perProcess = base.count > 1 || current.count > 1
     let paired = perProcess && base.count == current.count
+    let compared = names.filter { currentNames.contains($0) }
+    let confidence = 1 - familyWiseAlpha / Double(max(compared.count, 1))
     var rows: [Row] = []
-    for name in names where currentNames.contains(name) {
+    for name in compared {
       func observations(_ side: [GoogleBenchmarkJSON.Document]) -> [Double] {
         let series = side.compactMap { doc in doc.series.first { $0.name == name } }
         return perProcess ? series.map { TimingSummary.median($0.samples) } : series.flatMap(\.samples)
       }
       let b = observations(base), c = observations(current)
       guard !b.isEmpty, !c.isEmpty, b.allSatisfy({ $0 > 0 }), c.allSatisfy({ $0 > 0 }) else { continue }
-      let estimate = paired ? RatioEstimate.paired(base: b, candidate: c) : RatioEstimate.unpaired(base: b, candidate: c)
+      let estimate = paired ? RatioEstimate.paired(base: b, candidate: c, confidence: confidence)
+        : RatioEstimate.unpaired(base: b, candidate: c, confidence: confidence)
       rows.append(Row(name: name, baseSeconds: TimingSummary.median(b), currentSeconds: TimingSummary.median(c),
                       estimate: estimate, verdict: Verdict(estimate, threshold: threshold)))
     }
@@ -66,7 +94,8 @@ public enum SampleComparison {
     return Result(
       rows: rows, unmatchedBase: names.filter { !currentNames.contains($0) },
       unmatchedCurrent: current.flatMap { $0.series.map(\.name) }.filter { !baseNames.contains($0) }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } },
-      fingerprintsDiffer: fingerprints.count > 1, busyFiles: (base + current).filter(\.busy).map(\.source), method: method)
+      fingerprintsDiffer: fingerprints.count > 1, busyFiles: (base + current).filter(\.busy).map(\.source), method: method,
+      seriesConfidence: confidence, excludedBusy: excluded)
   }
 
   /// The results files a command-line argument names: a JSON file, or every

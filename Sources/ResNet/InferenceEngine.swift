@@ -21,6 +21,8 @@ public final class InferenceEngine: @unchecked Sendable {
   public let pool: ThreadPool
   public let bindings: [LayerBinding]
   private let prepared: [PreparedConvolution]
+  /// Per layer, the bytes one run touches at least once (`PreparedConvolution.bytesTouched`).
+  public let layerBytesTouched: [Int]
   private let slots: [AlignedBuffer]
   private let workspace: Workspace
   private let probabilityBuffer: AlignedBuffer
@@ -59,6 +61,9 @@ public final class InferenceEngine: @unchecked Sendable {
     }
     self.bindings = bindings
     self.prepared = prepared
+    var residual = [Bool](repeating: false, count: model.layers.count)
+    for step in model.steps { if case let .conv(layer, _, _, r, _) = step { residual[layer] = r != nil } }
+    layerBytesTouched = prepared.indices.map { prepared[$0].bytesTouched(residual: residual[$0]) }
     slots = model.slotSizes.map { AlignedBuffer(count: $0) }
     workspace = Workspace(byteCount: prepared.map(\.workspaceBytes).max() ?? 0)
     probabilityBuffer = AlignedBuffer(count: model.batch * model.classes)
@@ -119,22 +124,7 @@ public enum Pooling {
   public static func maxPool(
     _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, _ window: MaxPool, pool: ThreadPool
   ) {
-    let (oh, ow, channels, height, width) = (window.outHeight, window.outWidth, window.channels, window.inHeight, window.inWidth)
-    pool.parallelFor(batch * oh) { row in
-      let n = row / oh, y = row % oh
-      let y0 = y * MaxPool.stride - window.padTop
-      for x in 0..<ow {
-        let out = output + ((n * oh + y) * ow + x) * channels
-        for c in 0..<channels { out[c] = -.infinity }
-        let x0 = x * MaxPool.stride - window.padLeft
-        for iy in stride(from: max(0, y0), to: min(height, y0 + MaxPool.window), by: 1) {
-          for ix in stride(from: max(0, x0), to: min(width, x0 + MaxPool.window), by: 1) {
-            let src = input + ((n * height + iy) * width + ix) * channels
-            for c in 0..<channels { out[c] = max(out[c], src[c]) }
-          }
-        }
-      }
-    }
+    pool.parallelFor(batch * window.outHeight, MaxPoolRows(window: window, input: input, output: output))
   }
 
   public static func globalAverage(
@@ -169,5 +159,28 @@ public enum Pooling {
   public static func topK(_ row: ArraySlice<Float>, k: Int) -> [Int] {
     let base = row.startIndex
     return row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k).map { $0 - base }
+  }
+}
+
+/// One output row (image, y) of the max-pool per task.
+private struct MaxPoolRows: ParallelTask {
+  let window: MaxPool
+  let input: UnsafePointer<Float>
+  let output: UnsafeMutablePointer<Float>
+  func run(_ row: Int) {
+    let (oh, ow, channels, height, width) = (window.outHeight, window.outWidth, window.channels, window.inHeight, window.inWidth)
+    let n = row / oh, y = row % oh
+    let y0 = y * MaxPool.stride - window.padTop
+    for x in 0..<ow {
+      let out = output + ((n * oh + y) * ow + x) * channels
+      for c in 0..<channels { out[c] = -.infinity }
+      let x0 = x * MaxPool.stride - window.padLeft
+      for iy in stride(from: max(0, y0), to: min(height, y0 + MaxPool.window), by: 1) {
+        for ix in stride(from: max(0, x0), to: min(width, x0 + MaxPool.window), by: 1) {
+          let src = input + ((n * height + iy) * width + ix) * channels
+          for c in 0..<channels { out[c] = max(out[c], src[c]) }
+        }
+      }
+    }
   }
 }

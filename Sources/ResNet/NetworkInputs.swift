@@ -32,23 +32,30 @@ public struct NetworkInputs: Sendable {
     let count = model.batch * model.inputSize * model.inputSize * ResNetModel.inputChannels
     let image: [Float]
     if let inputFile {
-      let array = try NpyFile.read(contentsOf: URL(fileURLWithPath: inputFile))
-      let expected = [model.batch, model.inputSize, model.inputSize, ResNetModel.inputChannels]
-      guard array.shape == expected else {
-        throw ModelError("\(inputFile): input has shape \(array.shape), expected NHWC \(expected)")
-      }
-      image = array.values
+      image = try self.image(NpyFile.read(contentsOf: URL(fileURLWithPath: inputFile)), for: model, source: inputFile)
     } else {
       image = seededImage(count: count, seed: seed)
     }
     return NetworkInputs(weights: weights, image: image, weightsSource: source)
   }
 
-  /// The tensors of a weights file: HDF5 (by its signature, whatever the
-  /// name) as a Keras weights file, anything else as safetensors.
+  /// The image in `array`, which must be NHWC [batch, size, size, 3] for `model`.
+  public static func image(_ array: NpyFile.Array, for model: ResNetModel, source: String) throws -> [Float] {
+    let expected = [model.batch, model.inputSize, model.inputSize, ResNetModel.inputChannels]
+    guard array.shape == expected else {
+      throw ModelError("\(source): input has shape \(array.shape), expected NHWC \(expected)")
+    }
+    if let i = array.values.firstIndex(where: { !$0.isFinite }) {
+      throw ModelError("\(source): input value \(i) is \(array.values[i]); an image must be finite")
+    }
+    return array.values
+  }
+
+  /// The tensors of a weights file: a Keras HDF5 file when it is named so
+  /// (`.h5`, `.hdf5`) or carries the HDF5 signature, safetensors otherwise.
   static func readWeights(_ path: String, for model: ResNetModel) throws -> (StateDict, [String: String]) {
     let url = URL(fileURLWithPath: path)
-    if KerasWeightsFile.looksLikeHDF5(url) {
+    if ["h5", "hdf5"].contains(url.pathExtension.lowercased()) || KerasWeightsFile.looksLikeHDF5(url) {
       guard model.variant.isKeras else {
         throw ModelError("\(path): a Keras HDF5 weights file; it needs a keras variant (--variant keras or keras-same), this run is \(model.variant.rawValue)")
       }

@@ -143,26 +143,3 @@ public enum Safetensors {
     return out + "\""
   }
 }
-
-/// Writes a file through a temporary file in the same folder and a rename, so a
-/// reader (or an interrupted run) never sees a half-written file.
-public enum AtomicFile {
-  public static func write(_ data: Data, to url: URL) throws {
-    try write(to: url) { try data.write(to: $0) }
-  }
-
-  /// Hands `body` a temporary path in the folder of `url` to create the file
-  /// at, then renames it to `url`; on failure the temporary file is removed.
-  /// A `WeightsFileError` from `body` is passed on as it is.
-  public static func write(to url: URL, _ body: (URL) throws -> Void) throws {
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())")
-    do {
-      try body(temp)
-      guard rename(temp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-    } catch {
-      try? FileManager.default.removeItem(at: temp)
-      if let error = error as? WeightsFileError { throw error }
-      throw WeightsFileError("\(url.path): cannot write (\(error.localizedDescription))")
-    }
-  }
-}

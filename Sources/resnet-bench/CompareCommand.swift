@@ -13,9 +13,11 @@ struct CompareCommand: ParsableCommand {
       files (one per process, e.g. the rounds of scripts/ci-regression.sh).
 
       With raw samples on both sides (JSON), every series is compared by the
-      Hodges–Lehmann ratio of current to base with its 95% interval: paired
+      Hodges–Lehmann ratio of current to base with its interval: paired
       per-process medians when both folders hold the same number of files,
-      unpaired otherwise. A series is a REGRESSION when it is slower by more
+      unpaired otherwise. The intervals hold for all series together (each
+      at 1 − 5%/series, Bonferroni), and files measured on a busy machine are
+      left out (with their round partner). A series is a REGRESSION when it is slower by more
       than --threshold percent and the interval excludes no change;
       INCONCLUSIVE when the interval reaches past the threshold but the
       slowdown is not established (the noise is too large to tell; exit 0,
@@ -63,12 +65,15 @@ struct CompareCommand: ParsableCommand {
     if result.fingerprintsDiffer {
       note("warning: the files come from different machines or builds (fingerprints differ); timings may not be comparable")
     }
-    if !result.busyFiles.isEmpty {
-      note("warning: \(result.busyFiles.count) file(s) were measured on a busy machine: \(result.busyFiles.prefix(3).joined(separator: ", "))")
+    if result.excludedBusy > 0 {
+      note("left out \(result.excludedBusy) \(result.method.hasPrefix("paired") ? "round(s)" : "file(s)") measured on a busy machine (steal, other processes or a halved FMA peak)")
+    }
+    if !result.busyFiles.isEmpty && result.excludedBusy == 0 {
+      note("warning: \(result.busyFiles.count) file(s) were measured on a busy machine and could not be left out: \(result.busyFiles.prefix(3).joined(separator: ", "))")
     }
     var table = TextTable([
       .init("series", .left), .init("base ms", .right), .init("current ms", .right), .init("ratio", .right),
-      .init("95% interval", .right), .init("verdict", .left),
+      .init("interval", .right), .init("verdict", .left),
     ])
     for row in result.rows where verbose || row.verdict != .unchanged {
       let interval = row.estimate.isBounded ? "\(fixed(row.estimate.low, 3))–\(fixed(row.estimate.high, 3))" : "unbounded"
@@ -77,7 +82,7 @@ struct CompareCommand: ParsableCommand {
     }
     if table.rowCount > 0 { print(table.render(), terminator: "") }
     let count = { (v: Verdict) in result.rows.filter { $0.verdict == v }.count }
-    print("\(result.rows.count) series compared (\(result.method)) at \(fixed(threshold, 1))%: "
+    print("\(result.rows.count) series compared (\(result.method); intervals at \(fixed(100 * result.seriesConfidence, 3))% each, 95% for all together) at \(fixed(threshold, 1))%: "
           + "\(count(.regression)) regression(s), \(count(.inconclusive)) inconclusive, \(count(.faster)) faster, \(count(.unchanged)) unchanged; "
           + "\(result.unmatchedBase.count) base and \(result.unmatchedCurrent.count) current series unmatched")
     if count(.inconclusive) > 0 {

@@ -38,6 +38,9 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Also report every layer's time on every candidate, its share and % of peak (and per-layer CSV/JSON rows).")
   var layers = false
 
+  @Flag(help: "With --layers: also time every layer alone (as `conv` would) and show, per candidate, what each loses inside the network, with the bytes it touches.")
+  var isolated = false
+
   @Option(help: "Identifier stored in every CSV row (default: time and process id).")
   var runId: String?
 
@@ -59,10 +62,11 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
-    let request = NetworkRunRequest(
+    var request = NetworkRunRequest(
       model: net, backends: try backends.resolve(), plans: plans.resolve(for: net, threads: pool.threadCount),
       strictPlans: plans.strict, weightsFile: weights, inputFile: input, seed: seed, policy: repetitions.policy,
       check: !noCheck, pool: pool)
+    request.isolated = isolated && layers
     let result = try NetworkRun.execute(request, note: note)
     let report = RunReport(result, runId: runId ?? RunReport.newRunId(), timestamp: ISO8601DateFormatter().string(from: Date()),
                            gitCommit: RunReport.gitCommit())

@@ -1,5 +1,6 @@
 import Foundation
 import ConvCore
+import Synchronization
 import XCTest
 
 final class ReferenceConvolutionTests: XCTestCase {
@@ -70,8 +71,24 @@ final class ReferenceConvolutionTests: XCTestCase {
     XCTAssertEqual(nested, [Int](repeating: 1, count: 64))
     var covered = [Int](repeating: 0, count: 103)
     covered.withUnsafeMutableBufferPointer { buf in
-      pool.parallelRanges(103, grain: 10) { range in for i in range { buf[i] += 1 } }
+      pool.parallelRanges(103, grain: 10, Increment(values: buf.baseAddress!))
     }
     XCTAssertEqual(covered, [Int](repeating: 1, count: 103))
+    // A task of an empty type (no stored properties) reaches the workers too.
+    EmptyCountingTask.runs.store(0, ordering: .relaxed)
+    for _ in 0..<1000 { pool.parallelFor(2, EmptyCountingTask()) }
+    XCTAssertEqual(EmptyCountingTask.runs.load(ordering: .relaxed), 2000)
   }
+}
+
+/// A task with no stored properties: its value has no address of its own.
+private struct EmptyCountingTask: ParallelTask {
+  static let runs = Atomic<Int>(0)
+  func run(_ index: Int) { Self.runs.add(1, ordering: .relaxed) }
+}
+
+/// Adds one to every element of a range: for the parallelRanges check.
+private struct Increment: RangeTask {
+  let values: UnsafeMutablePointer<Int>
+  func run(_ range: Range<Int>) { for i in range { values[i] += 1 } }
 }

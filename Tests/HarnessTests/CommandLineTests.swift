@@ -128,6 +128,49 @@ final class PlanCommandLineTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["plan.json"])
   }
 
+  /// SIGINT while the CLI is writing its output — the temporary exists, the
+  /// rename has not happened — leaves the old file whole and removes the
+  /// temporary. ResNet-152's weights (240 MB) take long enough to write that
+  /// the temporary can be seen and the signal sent before the rename; a
+  /// non-atomic write would leave a truncated file, one without the signal
+  /// handler a stray temporary.
+  func testSigintDuringTheWriteLeavesTheOldFileAndNoTemporary() throws {
+    let dir = try CommandLine.temporaryDirectory()
+    let weights = dir.appendingPathComponent("w.safetensors")
+    try Data("older weights".utf8).write(to: weights)
+    var interruptedWhileWriting = 0
+    for _ in 0..<3 where interruptedWhileWriting == 0 {
+      let process = Process()
+      process.executableURL = try CommandLine.binary
+      process.arguments = ["export-weights", "--model", "resnet152", weights.path]
+      process.standardError = FileHandle.nullDevice
+      process.standardOutput = FileHandle.nullDevice
+      try process.run()
+      var sawTemporary = false
+      let deadline = Date().addingTimeInterval(60)
+      while process.isRunning && Date() < deadline {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        if names.contains(where: { $0.contains(".partial-") }) {
+          sawTemporary = true
+          process.interrupt()
+          break
+        }
+        usleep(200)
+      }
+      process.waitUntilExit()
+      guard sawTemporary && process.terminationReason == .uncaughtSignal else {
+        // The write finished before the signal: start again from the old file.
+        try Data("older weights".utf8).write(to: weights)
+        continue
+      }
+      interruptedWhileWriting += 1
+      XCTAssertEqual(process.terminationStatus, SIGINT)
+      XCTAssertEqual(try String(contentsOf: weights, encoding: .utf8), "older weights", "the old file was replaced or damaged")
+      XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["w.safetensors"], "a temporary was left behind")
+    }
+    XCTAssertEqual(interruptedWhileWriting, 1, "never caught the CLI while its temporary existed")
+  }
+
   func testTuneThenRunWithThePlanAndCSVComparedWithItself() throws {
     let dir = try CommandLine.temporaryDirectory()
     let plan = dir.appendingPathComponent("plan.json").path

@@ -2,10 +2,23 @@ import Foundation
 import XCTest
 
 /// Replays the committed corpus of malformed inputs (Tests/Corpus) through
-/// the CLI: each must give one line on stderr, nothing on stdout, exit 2.
+/// the CLI: each must give one line on stderr, nothing on stdout, exit 2 —
+/// and that line must name the problem: every file has an entry in
+/// `expected-messages.txt` ("folder/file: fragment") giving the field,
+/// tensor, byte offset or line the message must mention.
 final class CorpusReplayTests: XCTestCase {
   private static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Corpus")
+
+  private static let expected: [String: String] = {
+    let text = (try? String(contentsOf: corpus.appendingPathComponent("expected-messages.txt"), encoding: .utf8)) ?? ""
+    var out: [String: String] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+      guard let colon = line.range(of: ": ") else { continue }
+      out[String(line[..<colon.lowerBound])] = String(line[colon.upperBound...])
+    }
+    return out
+  }()
 
   private func files(_ folder: String) throws -> [URL] {
     let dir = Self.corpus.appendingPathComponent(folder)
@@ -16,10 +29,15 @@ final class CorpusReplayTests: XCTestCase {
 
   private func expectRefusal(_ arguments: [String], _ input: URL, file: StaticString = #filePath, line: UInt = #line) throws {
     let r = try CommandLine.run(arguments)
-    let label = "\(input.lastPathComponent): \(arguments.joined(separator: " "))"
+    let key = "\(input.deletingLastPathComponent().lastPathComponent)/\(input.lastPathComponent)"
+    let label = "\(key): \(arguments.joined(separator: " "))"
     XCTAssertEqual(r.status, 2, "\(label) → \(r.stderr)", file: file, line: line)
     XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(label) printed: \(r.stderr)", file: file, line: line)
     XCTAssertTrue(r.stdout.isEmpty, "\(label) printed data: \(r.stdout)", file: file, line: line)
+    guard let fragment = Self.expected[key] else {
+      return XCTFail("\(key) has no entry in Tests/Corpus/expected-messages.txt (its message: \(r.stderr))", file: file, line: line)
+    }
+    XCTAssertTrue(r.stderr.contains(fragment), "\(label): '\(r.stderr)' does not name '\(fragment)'", file: file, line: line)
   }
 
   func testDescriptors() throws {
@@ -52,6 +70,24 @@ final class CorpusReplayTests: XCTestCase {
   func testCSVs() throws {
     for f in try files("csv") {
       try expectRefusal(["compare", f.path, f.path], f)
+    }
+  }
+
+  func testResultsFiles() throws {
+    for f in try files("results") {
+      try expectRefusal(["compare", f.path, f.path], f)
+    }
+  }
+
+  func testBatchFiles() throws {
+    for f in try files("batch") {
+      try expectRefusal(["conv", "--batch", f.path, "--backend", "naive", "--repetitions", "1"], f)
+    }
+  }
+
+  func testEveryExpectationNamesAFile() {
+    for key in Self.expected.keys {
+      XCTAssertTrue(FileManager.default.fileExists(atPath: Self.corpus.appendingPathComponent(key).path), "\(key) is listed but absent")
     }
   }
 }

@@ -41,7 +41,15 @@ public struct Im2colGemmBackend: ConvolutionBackend {
     }
   }
 
-  public func supports(_ problem: ConvProblem) -> Support { .yes }
+  /// Any shape whose product dimensions fit CBLAS's 32-bit integers.
+  public func supports(_ problem: ConvProblem) -> Support {
+    let m = problem.batch * problem.outHeight * problem.outWidth
+    let largest = max(m, problem.reductionLength, problem.outChannels * problem.groups)
+    if largest > Int(Int32.max) {
+      return .no("the GEMM dimension \(largest) exceeds the 32-bit integers the BLAS interface takes")
+    }
+    return .yes
+  }
 
   /// After tiled-simd, the fastest general method here (OpenBLAS first, then BLIS).
   public var fallbackRank: Int? { name == Self.openBLAS.name ? 1 : 2 }
@@ -147,6 +155,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
   }
 
   var gemmShape: (m: Int, n: Int, k: Int, groups: Int) { (m, n, k, problem.groups) }
+  var packedWeightBytes: Int { (b.count + bias.count) * MemoryLayout<Float>.stride }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
@@ -160,17 +169,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
     while start < m {
       let rows = min(rowBlock, m - start)
       let c = output + start * oc
-      pool.parallelRanges(rows, grain: 16) { range in
-        for r in range {
-          let row = c + r * oc
-          if let residual {
-            let res = residual + (start + r) * oc
-            for j in 0..<oc { row[j] = biasPointer[j] + res[j] }
-          } else {
-            row.update(from: biasPointer, count: oc)
-          }
-        }
-      }
+      pool.parallelRanges(rows, grain: 16, BiasPrefill(c: c, columns: oc, bias: biasPointer, residual: residual.map { $0 + start * oc }))
       if !direct { gatherRows(input, into: columns, from: start, count: rows, pool: pool) }
       for g in 0..<problem.groups {
         // Group g's A: its columns of the input (direct) or of the gathered rows.
@@ -179,11 +178,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
         gemm.sgemm(m: rows, n: n, k: k, alpha: 1, a: a, lda: lda, b: b.pointer + g * k * n, ldb: n, beta: 1,
                    c: c + g * n, ldc: oc)
       }
-      if relu {
-        pool.parallelRanges(rows * oc, grain: 4096) { range in
-          for i in range { c[i] = max(c[i], 0) }
-        }
-      }
+      if relu { pool.parallelRanges(rows * oc, grain: 4096, ReLUPass(c: c)) }
       start += rows
     }
   }
@@ -192,43 +187,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
   /// (flattened n, oy, ox): per row, every group's K values one after another.
   private func gatherRows(_ input: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>,
                           from first: Int, count: Int, pool: ThreadPool) {
-    let p = problem
-    let (oh, ow, channels, run, groups) = (p.outHeight, p.outWidth, p.inChannels, p.groupInChannels, p.groups)
-    let (rowStep, columnStep) = (p.dilationHeight + 1, p.dilationWidth + 1)
-    // Without groups or dilation a kernel row inside the image is one contiguous run of kw·C floats.
-    let contiguousRows = groups == 1 && p.dilationWidth == 0
-    let k = self.k
-    let rowLength = p.kernelWidth * run
-    pool.parallelRanges(count, grain: 8) { range in
-      for r in range {
-        let pixel = first + r
-        let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
-        let ix0 = ox * p.strideWidth - p.padLeft
-        for g in 0..<groups {
-          var dst = columns + (r * groups + g) * k
-          let firstChannel = g * run
-          for kh in 0..<p.kernelHeight {
-            let iy = oy * p.strideHeight - p.padTop + kh * rowStep
-            if iy < 0 || iy >= p.inHeight {
-              dst.update(repeating: 0, count: rowLength)
-            } else if contiguousRows && ix0 >= 0 && ix0 + p.kernelWidth <= p.inWidth {
-              dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix0) * channels, count: rowLength)
-            } else {
-              for kw in 0..<p.kernelWidth {
-                let ix = ix0 + kw * columnStep
-                let d = dst + kw * run
-                if ix >= 0 && ix < p.inWidth {
-                  d.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels + firstChannel, count: run)
-                } else {
-                  d.update(repeating: 0, count: run)
-                }
-              }
-            }
-            dst += rowLength
-          }
-        }
-      }
-    }
+    pool.parallelRanges(count, grain: 8, Im2colRows(p: problem, k: k, input: input, columns: columns, first: first))
   }
 
   func makeBareGemm() -> () -> Void {
@@ -240,6 +199,77 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
       for g in 0..<groups {
         gemm.sgemm(m: m, n: n, k: k, alpha: 1, a: a.pointer, lda: k, b: b.pointer + g * k * n, ldb: n, beta: 0,
                    c: c.pointer, ldc: n)
+      }
+    }
+  }
+}
+
+/// Rows of C before the GEMM: the bias, plus the residual when there is one.
+private struct BiasPrefill: RangeTask {
+  let c: UnsafeMutablePointer<Float>
+  let columns: Int
+  let bias: UnsafePointer<Float>
+  /// The residual of the block's first row.
+  let residual: UnsafePointer<Float>?
+  func run(_ range: Range<Int>) {
+    for r in range {
+      let row = c + r * columns
+      if let residual {
+        let res = residual + r * columns
+        for j in 0..<columns { row[j] = bias[j] + res[j] }
+      } else {
+        row.update(from: bias, count: columns)
+      }
+    }
+  }
+}
+
+/// ReLU over a block of C after the GEMM.
+private struct ReLUPass: RangeTask {
+  let c: UnsafeMutablePointer<Float>
+  func run(_ range: Range<Int>) { for i in range { c[i] = max(c[i], 0) } }
+}
+
+/// The im2col rows of a block of output pixels (see `gatherRows`).
+private struct Im2colRows: RangeTask {
+  let p: ConvProblem
+  let k: Int
+  let input: UnsafePointer<Float>
+  let columns: UnsafeMutablePointer<Float>
+  let first: Int
+
+  func run(_ range: Range<Int>) {
+    let (oh, ow, channels, run, groups) = (p.outHeight, p.outWidth, p.inChannels, p.groupInChannels, p.groups)
+    let (rowStep, columnStep) = (p.dilationHeight + 1, p.dilationWidth + 1)
+    // Without groups or dilation a kernel row inside the image is one contiguous run of kw·C floats.
+    let contiguousRows = groups == 1 && p.dilationWidth == 0
+    let rowLength = p.kernelWidth * run
+    for r in range {
+      let pixel = first + r
+      let n = pixel / (oh * ow), oy = (pixel / ow) % oh, ox = pixel % ow
+      let ix0 = ox * p.strideWidth - p.padLeft
+      for g in 0..<groups {
+        var dst = columns + (r * groups + g) * k
+        let firstChannel = g * run
+        for kh in 0..<p.kernelHeight {
+          let iy = oy * p.strideHeight - p.padTop + kh * rowStep
+          if iy < 0 || iy >= p.inHeight {
+            dst.update(repeating: 0, count: rowLength)
+          } else if contiguousRows && ix0 >= 0 && ix0 + p.kernelWidth <= p.inWidth {
+            dst.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix0) * channels, count: rowLength)
+          } else {
+            for kw in 0..<p.kernelWidth {
+              let ix = ix0 + kw * columnStep
+              let d = dst + kw * run
+              if ix >= 0 && ix < p.inWidth {
+                d.update(from: input + ((n * p.inHeight + iy) * p.inWidth + ix) * channels + firstChannel, count: run)
+              } else {
+                d.update(repeating: 0, count: run)
+              }
+            }
+          }
+          dst += rowLength
+        }
       }
     }
   }

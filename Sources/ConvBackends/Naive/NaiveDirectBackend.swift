@@ -45,32 +45,45 @@ final class PreparedNaive: PreparedConvolution, @unchecked Sendable {
     residual: UnsafePointer<Float>?, relu: Bool,
     workspace: UnsafeMutableRawPointer, pool: ThreadPool
   ) {
-    let p = problem
+    pool.parallelFor(problem.batch * problem.outHeight, NaiveRows(
+      p: problem, input: input, output: output, residual: residual, relu: relu,
+      weights: UnsafePointer(weights.pointer), bias: UnsafePointer(bias.pointer)))
+  }
+}
+
+/// One output row (image, y) per task.
+private struct NaiveRows: ParallelTask {
+  let p: ConvProblem
+  let input: UnsafePointer<Float>
+  let output: UnsafeMutablePointer<Float>
+  let residual: UnsafePointer<Float>?
+  let relu: Bool
+  let weights: UnsafePointer<Float>
+  let bias: UnsafePointer<Float>
+
+  func run(_ row: Int) {
     let (oh, ow, oc, ic) = (p.outHeight, p.outWidth, p.outChannels, p.inChannels)
     let (groupIn, groupOut) = (p.groupInChannels, p.groupOutChannels)
-    let w = UnsafePointer(weights.pointer), b = UnsafePointer(bias.pointer)
-    pool.parallelFor(p.batch * oh) { row in
-      let n = row / oh, y = row % oh
-      for x in 0..<ow {
-        let out = output + ((n * oh + y) * ow + x) * oc
-        for o in 0..<oc {
-          let firstChannel = (o / groupOut) * groupIn
-          var acc: Float = 0
-          for kh in 0..<p.kernelHeight {
-            let iy = y * p.strideHeight - p.padTop + kh * (p.dilationHeight + 1)
-            if iy < 0 || iy >= p.inHeight { continue }
-            for kw in 0..<p.kernelWidth {
-              let ix = x * p.strideWidth - p.padLeft + kw * (p.dilationWidth + 1)
-              if ix < 0 || ix >= p.inWidth { continue }
-              let xin = input + ((n * p.inHeight + iy) * p.inWidth + ix) * ic + firstChannel
-              let win = w + ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * groupIn
-              for c in 0..<groupIn { acc += xin[c] * win[c] }
-            }
+    let n = row / oh, y = row % oh
+    for x in 0..<ow {
+      let out = output + ((n * oh + y) * ow + x) * oc
+      for o in 0..<oc {
+        let firstChannel = (o / groupOut) * groupIn
+        var acc: Float = 0
+        for kh in 0..<p.kernelHeight {
+          let iy = y * p.strideHeight - p.padTop + kh * (p.dilationHeight + 1)
+          if iy < 0 || iy >= p.inHeight { continue }
+          for kw in 0..<p.kernelWidth {
+            let ix = x * p.strideWidth - p.padLeft + kw * (p.dilationWidth + 1)
+            if ix < 0 || ix >= p.inWidth { continue }
+            let xin = input + ((n * p.inHeight + iy) * p.inWidth + ix) * ic + firstChannel
+            let win = weights + ((o * p.kernelHeight + kh) * p.kernelWidth + kw) * groupIn
+            for c in 0..<groupIn { acc += xin[c] * win[c] }
           }
-          out[o] = acc
         }
-        applyEpilogue(out, count: oc, bias: b, residual: residual.map { $0 + ((n * oh + y) * ow + x) * oc }, relu: relu)
+        out[o] = acc
       }
+      applyEpilogue(out, count: oc, bias: bias, residual: residual.map { $0 + ((n * oh + y) * ow + x) * oc }, relu: relu)
     }
   }
 }

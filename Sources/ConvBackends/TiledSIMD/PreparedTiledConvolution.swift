@@ -57,6 +57,7 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
   }
 
   var workspaceBytes: Int { (padded?.count ?? 0) * MemoryLayout<Float>.stride }
+  var packedWeightBytes: Int { (weights.storage.count + weights.bias.count) * MemoryLayout<Float>.stride }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
@@ -86,9 +87,15 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
       fused: fused, weights: weights,
       schedule: TiledConvSchedule(problem: p, config: knobs, panels: weights.panelCount, threads: pool.threadCount,
                                   machine: machine))
-    let tile = self.tile
-    pool.parallelFor(job.schedule.taskCount) { t in tile.convolve(job, t) }
+    pool.parallelFor(job.schedule.taskCount, TiledTasks(tile: tile, job: job))
   }
+}
+
+/// The tasks of one run: task `t` on the compiled loop of the register tile.
+struct TiledTasks: ParallelTask {
+  let tile: RegisterTile
+  let job: TiledConvolutionJob
+  func run(_ t: Int) { tile.convolve(job, t) }
 }
 
 /// Integers in a 64-byte-aligned block that outlives the arrays Swift would

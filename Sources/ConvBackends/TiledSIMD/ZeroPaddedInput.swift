@@ -49,37 +49,45 @@ struct ZeroPaddedInput {
     inputWidth = p.inWidth
   }
 
-  private let inputHeight: Int
-  private let inputWidth: Int
+  let inputHeight: Int
+  let inputWidth: Int
 
   /// Floats of the copy.
   var count: Int { batch * height * width * pixelStride }
 
   /// Writes the padded copy of `input` (NHWC, unpadded) to `destination`, rows spread over `pool`.
   func copy(_ input: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-    let rowFloats = width * pixelStride
-    let left = padLeft * pixelStride, interior = copiedColumns * pixelStride
-    let right = rowFloats - left - interior
-    let (channels, pixelStride, inputHeight, inputWidth) = (self.channels, self.pixelStride, self.inputHeight, self.inputWidth)
-    let (height, padTop, copiedRows, copiedColumns) = (self.height, self.padTop, self.copiedRows, self.copiedColumns)
-    pool.parallelFor(batch * height) { row in
-      let n = row / height, y = row % height
-      let out = destination + row * rowFloats
-      let iy = y - padTop
-      guard iy >= 0 && iy < copiedRows else {
-        out.update(repeating: 0, count: rowFloats)
-        return
-      }
-      out.update(repeating: 0, count: left)
-      let source = input + (n * inputHeight + iy) * inputWidth * channels
-      if pixelStride == channels {
-        (out + left).update(from: source, count: interior)
-      } else {
-        for x in 0..<copiedColumns {
-          (out + left + x * pixelStride).update(from: source + x * channels, count: channels)
-        }
-      }
-      (out + left + interior).update(repeating: 0, count: right)
+    pool.parallelFor(batch * height, PaddedRows(geometry: self, input: input, destination: destination))
+  }
+}
+
+/// One padded row per task: zeros above and below the image, each image row
+/// between a left and a right border of zeros.
+private struct PaddedRows: ParallelTask {
+  let geometry: ZeroPaddedInput
+  let input: UnsafePointer<Float>
+  let destination: UnsafeMutablePointer<Float>
+
+  func run(_ row: Int) {
+    let g = geometry
+    let rowFloats = g.width * g.pixelStride
+    let left = g.padLeft * g.pixelStride, interior = g.copiedColumns * g.pixelStride
+    let n = row / g.height, y = row % g.height
+    let out = destination + row * rowFloats
+    let iy = y - g.padTop
+    guard iy >= 0 && iy < g.copiedRows else {
+      out.update(repeating: 0, count: rowFloats)
+      return
     }
+    out.update(repeating: 0, count: left)
+    let source = input + (n * g.inputHeight + iy) * g.inputWidth * g.channels
+    if g.pixelStride == g.channels {
+      (out + left).update(from: source, count: interior)
+    } else {
+      for x in 0..<g.copiedColumns {
+        (out + left + x * g.pixelStride).update(from: source + x * g.channels, count: g.channels)
+      }
+    }
+    (out + left + interior).update(repeating: 0, count: rowFloats - left - interior)
   }
 }

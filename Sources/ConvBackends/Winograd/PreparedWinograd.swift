@@ -44,6 +44,8 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   private let bias: AlignedBuffer
   /// Seconds of (input transform, products, output transform) of the last run.
   private let phaseLog = Mutex<(Double, Double, Double)?>(nil)
+  /// The next block (or item of a shared phase) a thread takes; reset before each parallel loop.
+  private let nextIndex = Atomic<Int>(0)
 
   /// The algorithm, by output tile.
   private let algorithm: WinogradAlgorithm
@@ -77,6 +79,8 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     bias = AlignedBuffer(count: tiling.productRowStride)
     for o in 0..<p.outChannels { bias.pointer[o] = weights.bias[o] }
   }
+
+  var packedWeightBytes: Int { (filters.reduce(0) { $0 + $1.storage.count } + bias.count) * MemoryLayout<Float>.stride }
 
   /// Per-phase times of the last run, in seconds, each summed over the threads
   /// that worked on it (so with several threads they add up to more than the
@@ -121,7 +125,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   }
 
   /// One thread's share of the workspace.
-  private struct ThreadArea {
+  fileprivate struct ThreadArea {
     /// Seconds spent in (input transform, products, output transform).
     let times: UnsafeMutablePointer<Double>
     /// α² vectors: an edge tile gathered with zeros outside the image.
@@ -132,7 +136,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     let outputTile: UnsafeMutablePointer<Float>
   }
 
-  private func threadArea(_ slot: Int, in workspace: UnsafeMutablePointer<Float>) -> ThreadArea {
+  fileprivate func threadArea(_ slot: Int, in workspace: UnsafeMutablePointer<Float>) -> ThreadArea {
     let base = workspace + slot * threadAreaFloats
     let tileFloats = tiling.elementCount * WinogradVector.scalarCount
     let gathered = base + Self.timingFloats
@@ -156,38 +160,17 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
 
     switch split {
     case .blocks:
-      let nextBlock = Atomic<Int>(0)
-      pool.parallelFor(min(threads, tiling.blockCount)) { slot in
-        let area = threadArea(slot, in: floats)
-        let v = blocks + slot * blockFloats, m = v + tiling.inputBlockFloats
-        while true {
-          let b = nextBlock.wrappingAdd(1, ordering: .relaxed).oldValue
-          if b >= tiling.blockCount { break }
-          let tiles = tiling.tiles(ofBlock: b)
-          let start = MonotonicClock.now()
-          for t in tiles { transformInput(T.self, tile: t, row: t - tiles.lowerBound, input: input, into: v, area) }
-          let transformed = MonotonicClock.now()
-          for e in 0..<tiling.elementCount { multiply(element: e, tiles: tiles.count, v: v, m: m) }
-          let multiplied = MonotonicClock.now()
-          for t in tiles { transformOutput(T.self, tile: t, row: t - tiles.lowerBound, products: m, stage, area) }
-          let finished = MonotonicClock.now()
-          area.times[0] += transformed - start
-          area.times[1] += multiplied - transformed
-          area.times[2] += finished - multiplied
-        }
-      }
+      nextIndex.store(0, ordering: .relaxed)
+      pool.parallelFor(min(threads, tiling.blockCount), WinogradBlockTasks<T>(
+        owner: self, input: input, stage: stage, workspace: floats, blocks: blocks, blockFloats: blockFloats))
     case .phases:
       let v = blocks, m = blocks + tiling.inputBlockFloats
       for b in 0..<tiling.blockCount {
         let tiles = tiling.tiles(ofBlock: b)
-        shareOut(tiles.count, phase: 0, threads: threads, pool: pool, floats) { i, area in
-          transformInput(T.self, tile: tiles.lowerBound + i, row: i, input: input, into: v, area)
-        }
-        shareOut(tiling.elementCount, phase: 1, threads: threads, pool: pool, floats) { e, _ in
-          multiply(element: e, tiles: tiles.count, v: v, m: m)
-        }
-        shareOut(tiles.count, phase: 2, threads: threads, pool: pool, floats) { i, area in
-          transformOutput(T.self, tile: tiles.lowerBound + i, row: i, products: m, stage, area)
+        for (phase, count) in [(0, tiles.count), (1, tiling.elementCount), (2, tiles.count)] {
+          nextIndex.store(0, ordering: .relaxed)
+          pool.parallelFor(min(threads, count), WinogradPhaseTasks<T>(
+            owner: self, phase: phase, count: count, tiles: tiles, input: input, v: v, m: m, stage: stage, workspace: floats))
         }
       }
     }
@@ -202,32 +185,58 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     phaseLog.withLock { $0 = sums }
   }
 
-  /// Runs `body(i, area)` for `i ∈ 0..<count` on up to `threads` threads, each
-  /// taking the next index from a shared counter, and adds each thread's time
-  /// to entry `phase` of its area's times.
-  @inline(__always)
-  private func shareOut(
-    _ count: Int, phase: Int, threads: Int, pool: ThreadPool, _ workspace: UnsafeMutablePointer<Float>,
-    _ body: (Int, ThreadArea) -> Void
+  /// Whole blocks, taken one after another from `nextIndex`, by the thread
+  /// in `slot`: all three phases of a block in that thread's own scratch.
+  fileprivate func runBlocks<T: WinogradTransforms>(
+    _: T.Type, slot: Int, input: UnsafePointer<Float>, stage: WinogradOutputStage,
+    workspace floats: UnsafeMutablePointer<Float>, blocks: UnsafeMutablePointer<Float>, blockFloats: Int
   ) {
-    let next = Atomic<Int>(0)
-    pool.parallelFor(min(threads, count)) { slot in
-      let area = threadArea(slot, in: workspace)
+    let area = threadArea(slot, in: floats)
+    let v = blocks + slot * blockFloats, m = v + tiling.inputBlockFloats
+    while true {
+      let b = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
+      if b >= tiling.blockCount { break }
+      let tiles = tiling.tiles(ofBlock: b)
       let start = MonotonicClock.now()
-      while true {
-        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if i >= count { break }
-        body(i, area)
-      }
-      area.times[phase] += MonotonicClock.now() - start
+      for t in tiles { transformInput(T.self, tile: t, row: t - tiles.lowerBound, input: input, into: v, area) }
+      let transformed = MonotonicClock.now()
+      for e in 0..<tiling.elementCount { multiply(element: e, tiles: tiles.count, v: v, m: m) }
+      let multiplied = MonotonicClock.now()
+      for t in tiles { transformOutput(T.self, tile: t, row: t - tiles.lowerBound, products: m, stage, area) }
+      let finished = MonotonicClock.now()
+      area.times[0] += transformed - start
+      area.times[1] += multiplied - transformed
+      area.times[2] += finished - multiplied
     }
+  }
+
+  /// One phase of a shared block by the thread in `slot`: items (tiles, or
+  /// transformed elements for the products) taken one after another from
+  /// `nextIndex`; the thread's time goes to entry `phase` of its area's times.
+  fileprivate func runPhase<T: WinogradTransforms>(
+    _: T.Type, phase: Int, slot: Int, count: Int, tiles: Range<Int>, input: UnsafePointer<Float>,
+    v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, stage: WinogradOutputStage,
+    workspace floats: UnsafeMutablePointer<Float>
+  ) {
+    let area = threadArea(slot, in: floats)
+    let start = MonotonicClock.now()
+    while true {
+      let i = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
+      if i >= count { break }
+      switch phase {
+      case 0: transformInput(T.self, tile: tiles.lowerBound + i, row: i, input: input, into: v, area)
+      case 1: multiply(element: i, tiles: tiles.count, v: v, m: m)
+      default: transformOutput(T.self, tile: tiles.lowerBound + i, row: i, products: m, stage, area)
+      }
+    }
+    area.times[phase] += MonotonicClock.now() - start
   }
 
   /// Bᵀ·d·B of tile `t` into row `row` of the α² planes at `v`. Tiles that
   /// reach past the input, and channel runs shorter than a vector, are first
   /// gathered into a zero-padded tile.
   @inline(__always)
-  private func transformInput<T: WinogradTransforms>(
+  fileprivate func transformInput<T: WinogradTransforms>(
     _: T.Type, tile t: Int, row: Int, input: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>,
     _ area: ThreadArea
   ) {
@@ -264,7 +273,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   /// M[ξ] = V[ξ] · U[ξ] for the first `tiles` rows of plane ξ = `element`,
   /// one product per group on its slice of the channels.
   @inline(__always)
-  private func multiply(element e: Int, tiles: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
+  fileprivate func multiply(element e: Int, tiles: Int, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
     let (groups, c, k) = (problem.groups, problem.groupInChannels, problem.groupOutChannels)
     for g in 0..<groups {
       PackedGemm.multiply(.init(
@@ -277,7 +286,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   /// Aᵀ·M·A of tile `t` (row `row` of the α² planes at `products`), with the
   /// epilogue, into the output.
   @inline(__always)
-  private func transformOutput<T: WinogradTransforms>(
+  fileprivate func transformOutput<T: WinogradTransforms>(
     _: T.Type, tile t: Int, row: Int, products: UnsafeMutablePointer<Float>, _ stage: WinogradOutputStage,
     _ area: ThreadArea
   ) {
@@ -295,5 +304,35 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
                   offset: first + kv, bias: VectorMemory.load(bias.pointer + kv))
       kv += width
     }
+  }
+}
+
+/// The `.blocks` split: one task per thread slot.
+private struct WinogradBlockTasks<T: WinogradTransforms>: ParallelTask {
+  let owner: PreparedWinograd
+  let input: UnsafePointer<Float>
+  let stage: WinogradOutputStage
+  let workspace: UnsafeMutablePointer<Float>
+  let blocks: UnsafeMutablePointer<Float>
+  let blockFloats: Int
+  func run(_ slot: Int) {
+    owner.runBlocks(T.self, slot: slot, input: input, stage: stage, workspace: workspace, blocks: blocks, blockFloats: blockFloats)
+  }
+}
+
+/// One phase of the `.phases` split: one task per thread slot.
+private struct WinogradPhaseTasks<T: WinogradTransforms>: ParallelTask {
+  let owner: PreparedWinograd
+  let phase: Int
+  let count: Int
+  let tiles: Range<Int>
+  let input: UnsafePointer<Float>
+  let v: UnsafeMutablePointer<Float>
+  let m: UnsafeMutablePointer<Float>
+  let stage: WinogradOutputStage
+  let workspace: UnsafeMutablePointer<Float>
+  func run(_ slot: Int) {
+    owner.runPhase(T.self, phase: phase, slot: slot, count: count, tiles: tiles, input: input, v: v, m: m, stage: stage,
+                   workspace: workspace)
   }
 }
