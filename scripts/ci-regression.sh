@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The A/B regression gate: builds BASE_REF (default: the previous commit) in a
-# worktree of its own, runs the base and the head (this working tree) binaries
-# alternately on the same work — separate processes, ROUNDS rounds, the order
-# within each round shuffled — and judges the raw samples with
-# `resnet-bench compare`: per candidate and per layer, the Hodges–Lehmann
-# ratio of head to base over the rounds (paired per-process medians) with an
-# interval that holds for all series together (Bonferroni); rounds measured on
-# a busy machine (steal, other processes, a halved FMA peak) are left out.
+# worktree of its own, and runs the base and the head (this working tree)
+# binaries on the same work: ROUNDS rounds, each a fresh pair of processes
+# (one base, one head) that take turns inference round by inference round
+# (`run --lockstep`: after both have set up, base round 1, head round 1, …
+# in an order drawn at random each time), so round r of both sides is
+# measured a fraction of a second apart. `resnet-bench compare` then judges
+# the raw samples per candidate and per layer: for each process pair the
+# median of its round-by-round ratios, and over the pairs the Hodges–Lehmann
+# ratio of head to base with an interval that holds for all series together
+# (Bonferroni); pairs measured on a busy machine (steal, other processes, a
+# halved FMA peak) are left out.
 #
 #   regression    slower than THRESHOLD_PERCENT and the interval excludes no change  -> exit 1
 #   inconclusive  the interval reaches past the threshold but the slowdown is not established
@@ -47,22 +51,72 @@ base_bin=$worktree/.build/release/resnet-bench
 "$base_bin" run --help 2>/dev/null | grep -q -- "--json" || fail "the base $base_ref has no 'run --json' (it predates the A/B gate); choose a later base"
 
 out=$root/rounds-$(date +%Y%m%dT%H%M%S)-$$
-mkdir -p "$out/base" "$out/head"
+mkdir -p "$out/base" "$out/head" "$out/pipes"
 threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
-run_side() {  # side round
+# A base from before `run --lockstep` is run the old way: whole processes
+# alternating, compared by their medians (noisier on a machine whose speed
+# changes within seconds).
+lockstep=1
+"$base_bin" run --help 2>/dev/null | grep -q -- "--lockstep" || {
+  lockstep=0
+  echo "ci-regression: the base has no 'run --lockstep'; its processes alternate whole instead of round by round" >&2
+}
+run_whole() {  # side round
   local bin=$base_bin
   [ "$1" = head ] && bin=$head_bin
   "$bin" run --model "$model" --backend "$backends" --layers --repetitions "$repetitions" --warmup 1 --no-check \
     --order-seed "$2" "${threads[@]}" --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" \
     || fail "the $1 binary failed in round $2 (see $out/log.txt)"
 }
+start_side() {  # side round: starts one process that takes its turns through $out/pipes/<side>.{go,done}
+  local bin=$base_bin
+  [ "$1" = head ] && bin=$head_bin
+  "$bin" run --model "$model" --backend "$backends" --layers --repetitions "$repetitions" --warmup 1 --no-check \
+    --order-seed "$2" "${threads[@]}" --lockstep "$out/pipes/$1" \
+    --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" &
+  pid[$1]=$!
+}
+# One turn: lets a side run one round and waits until it hands the turn back
+# (its set-up too, on its first turn). The pipes are held open read-write
+# here, so no open blocks and a write never does; a side whose process has
+# exited (its final turn ends with it) is finished.
+turn() {  # side fd_go fd_done
+  local line
+  echo go >&"$2"
+  while ! read -r -t 0.2 -u "$3" line; do
+    kill -0 "${pid[$1]}" 2>/dev/null || { live[$1]=0; return; }
+  done
+}
+declare -A pid live
 start=$(date +%s)
 RANDOM=$((16#${base_commit:0:6}))
 for ((r = 1; r <= rounds; r++)); do
-  if ((RANDOM % 2)); then order=(base head); else order=(head base); fi
-  for side in "${order[@]}"; do run_side "$side" "$r"; done
-  echo "ci-regression: round $r/$rounds (${order[*]}) done after $(( $(date +%s) - start )) s" >&2
+  if ((!lockstep)); then
+    if ((RANDOM % 2)); then order=(base head); else order=(head base); fi
+    for side in "${order[@]}"; do run_whole "$side" "$r"; done
+    echo "ci-regression: round $r/$rounds (${order[*]}) done after $(( $(date +%s) - start )) s" >&2
+    continue
+  fi
+  rm -f "$out"/pipes/*
+  for side in base head; do mkfifo "$out/pipes/$side.go" "$out/pipes/$side.done"; done
+  exec 3<>"$out/pipes/base.go" 4<>"$out/pipes/base.done" 5<>"$out/pipes/head.go" 6<>"$out/pipes/head.done"
+  # One after the other: the base sets up and runs its warm-up round while
+  # the head does not exist yet, then the head does while the base waits;
+  # then they alternate, in an order drawn at random each time.
+  live=([base]=1 [head]=1)
+  start_side base "$r"; turn base 3 4
+  start_side head "$r"; turn head 5 6
+  while ((live[base] || live[head])); do
+    if ((RANDOM % 2)); then order=(base head); else order=(head base); fi
+    for side in "${order[@]}"; do
+      ((live[$side])) || continue
+      if [ "$side" = base ]; then turn base 3 4; else turn head 5 6; fi
+    done
+  done
+  exec 3>&- 4>&- 5>&- 6>&-
+  for side in base head; do wait "${pid[$side]}" || fail "the $side binary failed in round $r (see $out/log.txt)"; done
+  echo "ci-regression: round $r/$rounds done after $(( $(date +%s) - start )) s" >&2
 done
 echo "ci-regression: $rounds rounds of base ${base_commit:0:12} and head $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes') in $(( $(date +%s) - start )) s; samples in $out" >&2
 set +e

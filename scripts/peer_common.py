@@ -119,35 +119,9 @@ class ToolFacts:
         return self.models[name]
 
 
-# TEMPORARY: the facts as constants, used only while the binary has no
-# `env --json`. Delete this table and the fallback in read_tool_facts() once it
-# has; nothing else refers to them.
-def _torchvision(blocks, bottleneck, groups=1, width=64):
-    return {"stageBlocks": blocks, "bottleneck": bottleneck, "groups": groups, "widthPerGroup": width,
-            "batchNormEpsilon": 1e-5}
-
-
-FALLBACK_FACTS = {
-    "agreement": {"errorFloorFraction": 0.01, "networkTolerance": {"direct": 1e-3, "winograd": 1e-2}, "topK": 5},
-    "models": {
-        "resnet18": _torchvision([2, 2, 2, 2], False),
-        "resnet34": _torchvision([3, 4, 6, 3], False),
-        "resnet50": _torchvision([3, 4, 6, 3], True),
-        "resnet101": _torchvision([3, 4, 23, 3], True),
-        "resnet152": _torchvision([3, 8, 36, 3], True),
-        "resnext50_32x4d": _torchvision([3, 4, 6, 3], True, 32, 4),
-        "resnext101_32x8d": _torchvision([3, 4, 23, 3], True, 32, 8),
-        "resnext101_64x4d": _torchvision([3, 4, 23, 3], True, 64, 4),
-        "wide_resnet50_2": _torchvision([3, 4, 6, 3], True, 1, 128),
-        "wide_resnet101_2": _torchvision([3, 4, 23, 3], True, 1, 128),
-    },
-}
-
-
 def read_tool_facts(binary, lock, log):
-    """Runs `resnet-bench env --json` and returns its facts. When the binary
-    cannot print them (it predates the flag), warns loudly and returns the
-    TEMPORARY constants above."""
+    """Runs `resnet-bench env --json` and returns its facts: the agreement
+    rule and the model table are the binary's, never a copy kept here."""
     with machine_lock(lock, log):
         result = subprocess.run([str(binary), "env", "--json"], cwd=REPO_ROOT, capture_output=True, text=True)
     if result.returncode == 0:
@@ -157,12 +131,7 @@ def read_tool_facts(binary, lock, log):
             raise ComparisonError(f"`{binary} env --json` printed no JSON object ({e})")
         return ToolFacts(data, "`resnet-bench env --json`")
     reason = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
-    log("!" * 78)
-    log(f"WARNING: `resnet-bench env --json` failed ({reason}).")
-    log("WARNING: using this script's own copy of the tolerances and the model table instead;")
-    log("WARNING: they may differ from what this binary does. Rebuild the binary (scripts/setup.sh).")
-    log("!" * 78)
-    return ToolFacts(FALLBACK_FACTS, "the fallback table in scripts/peer_common.py")
+    raise ComparisonError(f"`{binary} env --json` failed ({reason}); rebuild the binary (scripts/setup.sh)")
 
 
 # --- resnet-bench ----------------------------------------------------------

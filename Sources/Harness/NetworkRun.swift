@@ -115,6 +115,9 @@ public enum NetworkRun {
       }
     }
     let (timings, record) = NetworkBenchmark.measure(candidates, input: inputs.image, policy: request.policy, progress: note)
+    // In lockstep the rest of the work (peak, check, output) is one last
+    // turn that ends when the process does, so it never overlaps the partner's rounds.
+    request.policy.lockstep?.beginFinalTurn()
     let peak = FMAPeak.measure(pool: pool)
     var load = record.load
     load.peakSuspect = peak.suspect

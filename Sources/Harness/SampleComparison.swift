@@ -12,7 +12,12 @@ import Measurement
 /// independent of each other. When both sides have the same number of files
 /// they are paired in order (round `i` of base with round `i` of head, run
 /// back to back) and compared with `RatioEstimate.paired`; otherwise, or
-/// with one file a side, the samples are compared unpaired.
+/// with one file a side, the samples are compared unpaired. Files written in
+/// lockstep (`run --lockstep`: the two processes of a pair took turns round
+/// by round) pair inside the pair as well: each pair contributes the median
+/// of its round-by-round ratios, which the machine's changes of speed (on a
+/// scale of seconds here) touch far less than the ratio of two processes'
+/// medians taken seconds apart.
 ///
 /// Two defences against a shared machine's noise:
 /// - files measured while the machine was busy (steal time, other processes,
@@ -72,16 +77,29 @@ public enum SampleComparison {
     let paired = perProcess && base.count == current.count
     let compared = names.filter { currentNames.contains($0) }
     let confidence = 1 - familyWiseAlpha / Double(max(compared.count, 1))
+    // Processes run in lockstep (round r of both measured back to back) pair
+    // within the process too.
+    let lockstep = paired && (base + current).allSatisfy { $0.context["lockstep"] != nil }
     var rows: [Row] = []
+    var notInStep = 0
     for name in compared {
+      func series(_ side: [GoogleBenchmarkJSON.Document]) -> [GoogleBenchmarkJSON.Series] {
+        side.compactMap { doc in doc.series.first { $0.name == name } }
+      }
       func observations(_ side: [GoogleBenchmarkJSON.Document]) -> [Double] {
-        let series = side.compactMap { doc in doc.series.first { $0.name == name } }
-        return perProcess ? series.map { TimingSummary.median($0.samples) } : series.flatMap(\.samples)
+        perProcess ? series(side).map { TimingSummary.median($0.samples) } : series(side).flatMap(\.samples)
       }
       let b = observations(base), c = observations(current)
       guard !b.isEmpty, !c.isEmpty, b.allSatisfy({ $0 > 0 }), c.allSatisfy({ $0 > 0 }) else { continue }
-      let estimate = paired ? RatioEstimate.paired(base: b, candidate: c, confidence: confidence)
-        : RatioEstimate.unpaired(base: b, candidate: c, confidence: confidence)
+      let estimate: RatioEstimate
+      if lockstep, let ratios = lockstepRatios(series(base), series(current)) {
+        estimate = .paired(base: Array(repeating: 1, count: ratios.count), candidate: ratios, confidence: confidence)
+      } else if paired {
+        if lockstep { notInStep += 1 }
+        estimate = .paired(base: b, candidate: c, confidence: confidence)
+      } else {
+        estimate = .unpaired(base: b, candidate: c, confidence: confidence)
+      }
       rows.append(Row(name: name, baseSeconds: TimingSummary.median(b), currentSeconds: TimingSummary.median(c),
                       estimate: estimate, verdict: Verdict(estimate, threshold: threshold)))
     }
@@ -89,13 +107,31 @@ public enum SampleComparison {
       throw Compare.UnusableInput(message: "no series with positive times appears on both sides (series are matched by name)")
     }
     let fingerprints = Set((base + current).compactMap(\.fingerprint))
-    let method = paired ? "paired per-process medians, \(base.count) rounds"
+    let method = lockstep && notInStep == rows.count ? "paired per-process medians, \(base.count) rounds (files marked lockstep, but their rounds do not match)"
+      : lockstep ? "paired in lockstep: per process pair the median of its round-by-round ratios, \(base.count) pairs"
+        + (notInStep > 0 ? " (\(notInStep) series by per-process medians: their rounds do not match)" : "")
+      : paired ? "paired per-process medians, \(base.count) rounds"
       : perProcess ? "unpaired per-process medians, \(base.count) against \(current.count) files" : "unpaired repetitions of one file each"
     return Result(
       rows: rows, unmatchedBase: names.filter { !currentNames.contains($0) },
       unmatchedCurrent: current.flatMap { $0.series.map(\.name) }.filter { !baseNames.contains($0) }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } },
       fingerprintsDiffer: fingerprints.count > 1, busyFiles: (base + current).filter(\.busy).map(\.source), method: method,
       seriesConfidence: confidence, excludedBusy: excluded)
+  }
+
+  /// Per process pair, the median of the ratios of round r of the current
+  /// side to round r of the base (rounds taken in lockstep, back to back);
+  /// nil when a pair's series differ in length (they did not run in step).
+  static func lockstepRatios(_ base: [GoogleBenchmarkJSON.Series], _ current: [GoogleBenchmarkJSON.Series]) -> [Double]? {
+    guard base.count == current.count else { return nil }
+    var ratios: [Double] = []
+    for (b, c) in zip(base, current) {
+      guard b.samples.count == c.samples.count, !b.samples.isEmpty else { return nil }
+      let logs = zip(b.samples, c.samples).compactMap { x, y in x > 0 && y > 0 ? Foundation.log(y / x) : nil }
+      guard !logs.isEmpty else { return nil }
+      ratios.append(exp(TimingSummary.median(logs)))
+    }
+    return ratios
   }
 
   /// The results files a command-line argument names: a JSON file, or every

@@ -83,17 +83,52 @@ public struct MachineLoad: Sendable, Codable, Equatable {
   /// at either end; that much is subtracted before dividing, so a short
   /// interval (a 20 ms `conv`) does not read as busy from rounding alone.
   public static func between(_ start: Snapshot, _ end: Snapshot, cores: Int, peakSuspect: Bool = false) -> MachineLoad {
-    let wall = max(end.wall - start.wall, 1e-9)
-    let cpus = Double(max(cores, 1))
-    let tickMargin = 2 * cpus / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
-    var steal = 0.0, others = 0.0
-    if let b0 = start.busy, let b1 = end.busy, let i0 = start.idle, let i1 = end.idle, let s0 = start.steal, let s1 = end.steal {
-      let total = (b1 - b0) + (i1 - i0) + (s1 - s0)
-      if total > 0 { steal = max(0, (s1 - s0) - tickMargin) / max(total, wall * cpus) }
-      others = max(0, (b1 - b0) - (end.ownSeconds - start.ownSeconds) - tickMargin) / (wall * cpus)
+    var sum = Accumulator()
+    sum.add(start, end)
+    return sum.load(cores: cores, peakSuspect: peakSuspect)
+  }
+
+  /// The load over several disjoint intervals, e.g. only a process's own
+  /// turns in lockstep with another (whose CPU time in its turns is not
+  /// "other processes" disturbing this one's measurements).
+  public struct Accumulator: Sendable {
+    var busy = 0.0, idle = 0.0, steal = 0.0, own = 0.0, wall = 0.0
+    var intervals = 0
+    var countersMissing = false
+
+    public init() {}
+
+    public mutating func add(_ start: Snapshot, _ end: Snapshot) {
+      intervals += 1
+      wall += max(end.wall - start.wall, 0)
+      own += end.ownSeconds - start.ownSeconds
+      guard let b0 = start.busy, let b1 = end.busy, let i0 = start.idle, let i1 = end.idle, let s0 = start.steal, let s1 = end.steal else {
+        countersMissing = true
+        return
+      }
+      busy += b1 - b0
+      idle += i1 - i0
+      steal += s1 - s0
     }
-    return MachineLoad(stealFraction: min(steal, 1), otherProcessesFraction: min(others, 1), loadAverage: loadAverage(),
-                       seconds: wall, peakSuspect: peakSuspect)
+
+    /// Each count read from /proc/stat is rounded to a tick per CPU; the
+    /// error of one interval lies within ±1 tick per CPU, of n intervals
+    /// (independent roundings) about ±√(n/6) ticks: 3 standard deviations of
+    /// it, at least the 2 ticks of one interval, are subtracted before dividing.
+    public func load(cores: Int, peakSuspect: Bool = false) -> MachineLoad {
+      let wall = max(self.wall, 1e-9)
+      let cpus = Double(max(cores, 1))
+      let tick = 1 / Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+      let tickMargin = max(2, 3 * (Double(intervals) / 6).squareRoot()) * cpus * tick
+      var stealFraction = 0.0, others = 0.0
+      if !countersMissing {
+        let total = busy + idle + steal
+        if total > 0 { stealFraction = max(0, steal - tickMargin) / max(total, wall * cpus) }
+        others = max(0, busy - own - tickMargin) / (wall * cpus)
+      }
+      return MachineLoad(stealFraction: min(stealFraction, 1), otherProcessesFraction: min(others, 1), loadAverage: loadAverage(),
+                         seconds: wall, peakSuspect: peakSuspect)
+    }
   }
 
   /// The 1-minute load average (/proc/loadavg), 0 where unreadable.

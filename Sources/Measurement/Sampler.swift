@@ -15,14 +15,19 @@ public struct SamplingPolicy: Sendable {
   /// Seeds the shuffled order of each round; recorded with the samples.
   public var seed: UInt64
 
+  /// When set, every round (warm-up rounds included) waits for its turn
+  /// from another process (see `Lockstep`).
+  public var lockstep: Lockstep?
+
   /// How far `minSeconds` may extend the rounds.
   public static let extensionFactor = 10
 
-  public init(warmup: Int = 1, repetitions: Int = 10, minSeconds: Double = 0, seed: UInt64 = 0) {
+  public init(warmup: Int = 1, repetitions: Int = 10, minSeconds: Double = 0, seed: UInt64 = 0, lockstep: Lockstep? = nil) {
     self.warmup = warmup
     self.repetitions = repetitions
     self.minSeconds = minSeconds
     self.seed = seed
+    self.lockstep = lockstep
   }
 
   /// Most rounds a candidate can take part in.
@@ -65,7 +70,14 @@ public enum Sampler {
     progress: (Int, [Int]) -> Void = { _, _ in }
   ) -> SamplingRecord {
     let start = MachineLoad.Snapshot.now()
-    for i in 0..<count { for _ in 0..<policy.warmup { run(i) } }
+    // In lockstep the partner runs between this process's rounds; only the
+    // rounds themselves count towards the machine's load.
+    var ownTurns = MachineLoad.Accumulator()
+    for _ in 0..<policy.warmup {
+      policy.lockstep?.begin()
+      for i in 0..<count { run(i) }
+      policy.lockstep?.end()
+    }
     var samples = Array(repeating: [Double](), count: count)
     var cpuSamples = samples
     var spent = [Double](repeating: 0, count: count)
@@ -78,6 +90,12 @@ public enum Sampler {
       }
       if order.isEmpty { break }
       shuffle(&order, &rng)
+      policy.lockstep?.begin()
+      let turnStart = MachineLoad.Snapshot.now()
+      defer {
+        ownTurns.add(turnStart, MachineLoad.Snapshot.now())
+        policy.lockstep?.end()
+      }
       for i in order {
         let cpu = threadCPUSeconds()
         let seconds = Stopwatch.time { run(i) }
@@ -89,7 +107,8 @@ public enum Sampler {
       rounds.append(order)
       progress(rounds.count, samples.map(\.count))
     }
-    let load = MachineLoad.between(start, .now(), cores: MachineModel.current.cores)
+    let cores = MachineModel.current.cores
+    let load = policy.lockstep == nil ? MachineLoad.between(start, .now(), cores: cores) : ownTurns.load(cores: cores)
     return SamplingRecord(samples: samples, cpuSamples: cpuSamples, rounds: rounds, seed: policy.seed, load: load)
   }
 

@@ -56,7 +56,10 @@ public final class Tuner {
   /// Screening rounds before the drop decision.
   static let screeningRounds = 2
   /// The fewest timed rounds a surviving candidate gets, whatever the budget.
-  static let minimumRounds = 5
+  /// Five pairs cannot bound a 95% signed-rank interval at all (every
+  /// candidate would be tied); with 8 the interval runs from the 4th
+  /// smallest to the 4th largest of the 36 Walsh averages.
+  static let minimumRounds = 8
 
   public init(model: ResNetModel, options: TuningOptions, pool: ThreadPool, progress: @escaping (String) -> Void = { _ in }) {
     self.model = model

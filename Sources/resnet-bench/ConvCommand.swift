@@ -82,7 +82,7 @@ struct ConvCommand: ParsableCommand {
       if problems.count > 1 { note("problem \(i + 1)/\(problems.count) \(problem.description)") }
       let result = try ConvRun.execute(ConvRunRequest(
         problem: problem, backends: chosen, config: wantedConfig, residual: residual, relu: relu, check: check,
-        policy: repetitions.policy, seed: seed, pool: pool))
+        policy: repetitions.policy(), seed: seed, pool: pool))
       sweep.add(item, result: result)
       if problems.count == 1 || !output.dataOnStdout { output.show(sweep.table(for: sweep.results.count - 1)) }
     }

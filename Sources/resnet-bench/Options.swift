@@ -103,7 +103,9 @@ struct RepetitionOptions: ParsableArguments {
     guard minTime >= 0 && minTime <= 3600 else { throw ValidationError("--min-time must be between 0 and 3600 seconds (got \(minTime))") }
   }
 
-  var policy: SamplingPolicy { SamplingPolicy(warmup: warmup, repetitions: repetitions, minSeconds: minTime, seed: orderSeed) }
+  func policy(lockstep: Lockstep? = nil) -> SamplingPolicy {
+    SamplingPolicy(warmup: warmup, repetitions: repetitions, minSeconds: minTime, seed: orderSeed, lockstep: lockstep)
+  }
 }
 
 /// Plans to run: files, or `auto` for the committed plan that fits.

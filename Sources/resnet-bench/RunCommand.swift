@@ -59,12 +59,16 @@ struct RunCommand: ParsableCommand {
   @Flag(help: "Skip the Float64-reference check (faster; nothing is verified).")
   var noCheck = false
 
+  @Option(help: ArgumentHelp("Take turns with another process round by round: wait for a line on PREFIX.go before each round, write one to PREFIX.done after it; the final turn (peak, check, output) lasts until exit. Named pipes; scripts/ci-regression.sh drives two builds this way.",
+                             valueName: "prefix"))
+  var lockstep: String?
+
   func run() throws {
     let pool = threading.configure()
     let net = try model.build()
     var request = NetworkRunRequest(
       model: net, backends: try backends.resolve(), plans: plans.resolve(for: net, threads: pool.threadCount),
-      strictPlans: plans.strict, weightsFile: weights, inputFile: input, seed: seed, policy: repetitions.policy,
+      strictPlans: plans.strict, weightsFile: weights, inputFile: input, seed: seed, policy: repetitions.policy(lockstep: try lockstep.map { try Lockstep(prefix: $0) }),
       check: !noCheck, pool: pool)
     request.isolated = isolated && layers
     let result = try NetworkRun.execute(request, note: note)
@@ -75,8 +79,10 @@ struct RunCommand: ParsableCommand {
     let records = report.records(result, layers: layers)
     try output.write(csv: BenchmarkRecord.header() + records.map { $0.line() }.joined(), rows: records.count)
     if output.json != nil {
-      try output.write(json: GoogleBenchmarkJSON.encode(GoogleBenchmarkJSON.series(result, layers: layers),
-                                                        context: report.jsonContext(result)))
+      var context = report.jsonContext(result)
+      // compare pairs such files round by round, not by their medians.
+      if lockstep != nil { context.fields["lockstep"] = "1" }
+      try output.write(json: GoogleBenchmarkJSON.encode(GoogleBenchmarkJSON.series(result, layers: layers), context: context))
     }
     if let first = result.timings.first, let dumpLogits {
       try NpyFile.write(NpyFile.Array(shape: [net.batch, net.classes], values: first.logits), to: URL(fileURLWithPath: dumpLogits))

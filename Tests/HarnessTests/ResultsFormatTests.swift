@@ -1,4 +1,5 @@
 import Foundation
+import ConvCore
 @testable import Harness
 import Measurement
 import XCTest
@@ -72,6 +73,39 @@ final class ResultsFormatTests: XCTestCase {
     XCTAssertEqual(verdicts["steady"], .unchanged, detail)
     XCTAssertEqual(verdicts["planted"], .regression, detail)
     XCTAssertEqual(verdicts["noisy"], .inconclusive, detail)
+  }
+
+  /// Processes that took turns round by round pair inside the pair: each
+  /// round's state (a machine that switches between a fast and a 30% slower
+  /// speed from round to round) hits both sides of that round, so each pair
+  /// gives the 10% slowdown back, and the pairs together establish it. Files
+  /// whose rounds do not match are compared by their medians instead, and
+  /// the method says so.
+  func testLockstepPairsRoundByRound() throws {
+    var rng = SeededGenerator(seed: 5)
+    let pairs = 16, rounds = 6
+    var base: [GoogleBenchmarkJSON.Document] = [], head: [GoogleBenchmarkJSON.Document] = []
+    for p in 0..<pairs {  // process pairs
+      // Each round's machine state: fast (1.0) or slow (1.3), shared by both sides of the round.
+      let states = (0..<rounds).map { _ in rng.next() % 2 == 0 ? 1.0 : 1.3 }
+      let b = (0..<rounds).map { r in 0.050 * states[r] * (1 + 0.004 * rng.normal()) }
+      let h = (0..<rounds).map { r in b[r] * 1.10 * (1 + 0.004 * rng.normal()) }
+      for (side, values) in [(0, b), (1, h)] {
+        let doc = GoogleBenchmarkJSON.Document(
+          source: "round-\(p).json", series: [.init(name: "net", samples: values, cpuSamples: [], fields: [:], flops: 0)],
+          fingerprint: "same", busy: false, context: ["lockstep": "1"])
+        if side == 0 { base.append(doc) } else { head.append(doc) }
+      }
+    }
+    let result = try SampleComparison.compare(base: base, current: head, threshold: 0.05)
+    XCTAssertTrue(result.method.contains("lockstep"), result.method)
+    XCTAssertEqual(result.rows.first?.verdict, .regression, "\(result.rows.map(\.estimate))")
+    XCTAssertEqual(result.rows.first?.estimate.ratio ?? 0, 1.10, accuracy: 0.01)
+    // A file of a pair that did not run in step (fewer rounds) falls back to the medians.
+    var short = head
+    short[0].series[0].samples.removeLast()
+    let fallback = try SampleComparison.compare(base: base, current: short, threshold: 0.05)
+    XCTAssertTrue(fallback.method.hasPrefix("paired per-process medians"), fallback.method)
   }
 
   func testMalformedResultsFilesGiveOneLineErrors() {

@@ -46,8 +46,8 @@ final class StatisticsTests: XCTestCase {
   }
 
   /// Hand-computed: log-ratios d = log(1.02), log(0.99), log(1.05), log(1.01),
-  /// log(1.03), log(0.98) (n = 6); the Walsh averages number 21, k for 95%
-  /// is ⌊21/2 − 1.96·√(6·7·13/24)⌋ = ⌊10.5 − 9.35⌋ = 1, so the interval is
+  /// log(1.03), log(0.98) (n = 6); the Walsh averages number 21; for 95%,
+  /// P(T ≤ 0) = 1/64 ≤ 0.025 < P(T ≤ 1) = 2/64, so k = 1 and the interval is
   /// [smallest, largest] Walsh average = [d_min, d_max] = [0.98, 1.05] and the
   /// estimate the median of the 21 Walsh averages.
   func testPairedIntervalOnKnownSamples() {
@@ -78,6 +78,42 @@ final class StatisticsTests: XCTestCase {
     XCTAssertEqual(shifted.ratio, 1.05, accuracy: 1e-9)
     XCTAssertGreaterThan(shifted.high, shifted.low)
     XCTAssertLessThan(shifted.low, 1.05)
+  }
+
+  /// The exact critical values against published tables: Wilcoxon signed
+  /// rank, n = 10, two-sided 5%: reject when T ≤ 8, so the interval is the
+  /// 9th smallest to 9th largest Walsh average; Mann–Whitney, m = n = 10,
+  /// two-sided 5%: reject when U ≤ 23, so k = 24 (Hollander, Wolfe & Chicken,
+  /// tables A.4 and A.6).
+  func testExactCriticalOrdersMatchTables() {
+    let w10 = RatioEstimate.signedRankCounts(10)
+    XCTAssertEqual(w10.reduce(0, +), 1024)
+    XCTAssertEqual(RatioEstimate.criticalOrder(counts: w10, total: 1024, confidence: 0.95), 9)
+    let u10 = RatioEstimate.mannWhitneyCounts(10, 10)
+    XCTAssertEqual(u10.reduce(0, +), 184_756)  // C(20, 10)
+    XCTAssertEqual(RatioEstimate.criticalOrder(counts: u10, total: 184_756, confidence: 0.95), 24)
+    // Unequal sizes: C(7, 3) = 35 orderings of 3 and 4 values, U symmetric about 6.
+    let u34 = RatioEstimate.mannWhitneyCounts(3, 4)
+    XCTAssertEqual(u34.reduce(0, +), 35)
+    XCTAssertEqual(u34, u34.reversed())
+    // Where the gate works: 16 pairs at 1 − 0.05/110 per series. The subset
+    // sums of {1…16} up to 6 number 14 of 65,536 (≤ 0.000227), up to 7: 19.
+    XCTAssertEqual(RatioEstimate.criticalOrder(counts: RatioEstimate.signedRankCounts(16), total: 65_536,
+                                               confidence: 1 - 0.05 / 110), 7)
+    // Five pairs cannot reach 95% (the extremes alone: 2/32 > 0.05).
+    XCTAssertEqual(RatioEstimate.criticalOrder(counts: RatioEstimate.signedRankCounts(5), total: 32, confidence: 0.95), 0)
+  }
+
+  /// 16 noisy pairs 10% apart at the gate's per-series confidence: bounded,
+  /// and the slowdown established (the normal approximation left this
+  /// interval unbounded, so the gate could never say anything).
+  func testHighConfidenceIntervalOnFewPairsIsBounded() {
+    let s = samples(rounds: 16, factor: 1.10, noise: 0.01, seed: 7)
+    let r = RatioEstimate.paired(base: s.base, candidate: s.candidate, confidence: 1 - 0.05 / 110)
+    XCTAssertTrue(r.isBounded)
+    XCTAssertEqual(Verdict(r, threshold: 0.05), .regression)
+    let u = RatioEstimate.unpaired(base: s.base, candidate: s.candidate, confidence: 1 - 0.05 / 110)
+    XCTAssertTrue(u.isBounded)
   }
 
   func testNormalQuantile() {

@@ -3,6 +3,7 @@ import ConvCore
 import Foundation
 import ResNet
 @testable import Tuning
+import Measurement
 import XCTest
 
 final class PlanTests: XCTestCase {
@@ -74,6 +75,18 @@ final class PlanTests: XCTestCase {
     clear[1].tied = false
     clear[2].tied = nil
     XCTAssertEqual(Tuner.decide(clear).filter { $0.status == .chosen }.map(\.backend), ["winograd"])
+  }
+
+  /// The fewest rounds the tuner times must be able to tell candidates
+  /// apart: a candidate consistently 10% slower over `minimumRounds` pairs
+  /// must not come out tied (with 5 pairs every candidate would).
+  func testMinimumRoundsCanSeparateCandidates() {
+    let n = Tuner.minimumRounds
+    let fastest = (0..<n).map { 1 + 0.003 * Double(($0 * 7) % 5) }
+    let slower = fastest.enumerated().map { $1 * (1.10 + 0.004 * Double(($0 * 3) % 4)) }
+    let r = RatioEstimate.paired(base: fastest, candidate: slower)
+    XCTAssertTrue(r.isBounded)
+    XCTAssertGreaterThan(r.low, 1 + Tuner.tieMargin)
   }
 
   func testCompatibility() throws {
