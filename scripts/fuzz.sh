@@ -59,7 +59,7 @@ for t in "${targets[@]}"; do
   [ -x "$exe" ] || { echo "fuzz.sh: $exe was not built" >&2; status=1; continue; }
   mkdir -p "$work/$t"
   cp Tests/Corpus/"$t"/* "$work/$t/"
-  [ -d Fuzz/Seeds/"$t" ] && cp Fuzz/Seeds/"$t"/* "$work/$t/"
+  if compgen -G "Fuzz/Seeds/$t/*" >/dev/null; then cp Fuzz/Seeds/"$t"/* "$work/$t/"; fi
   result=clean
   if [ "$seconds" -eq 0 ]; then budget=(-runs=0); else budget=(-max_total_time="$seconds"); fi
   if ! "$exe" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -dict="Fuzz/Dictionaries/$t.dict" \

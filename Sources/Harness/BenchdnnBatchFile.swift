@@ -72,6 +72,10 @@ extension BenchdnnBatch {
   static let maxFilesRead = 10_000
   /// Largest file read; benchdnn's own input files are a few hundred KiB at most.
   static let maxFileBytes = 16 << 20
+  /// Problems in all, includes and repeats counted: benchdnn's largest input
+  /// sets hold a few thousand; the bound keeps a small file that includes a
+  /// large one thousands of times from filling memory.
+  static let maxProblems = 100_000
   /// Largest `*N`, the same bound as a descriptor's dimensions.
   static let maxRepeatCount = 1 << 20
 
@@ -326,6 +330,9 @@ struct BatchReader {
         try option(token.text, path: path, line: token.line, chain: chain, read: read)
       } else {
         let (fields, name) = BenchdnnBatch.splitName(token.text)
+        guard problems.count < BenchdnnBatch.maxProblems else {
+          throw BatchFileError("\(place): more than \(BenchdnnBatch.maxProblems) problems in all (with the files it includes)")
+        }
         problems.append(BenchdnnProblem(
           descriptor: token.text, minibatch: minibatch, file: path, line: token.line,
           repeatCount: try name.map { try BenchdnnBatch.repeatCount(name: $0, at: place) } ?? 1,

@@ -80,6 +80,10 @@ public struct CSVTable {
     let records: [[String]]
     do { records = try CSV.parse(text) } catch let e as CSV.ParseError { throw CSV.ParseError(message: "\(source): \(e.message)") }
     guard let header = records.first, !header.isEmpty else { throw CSV.ParseError(message: "\(source): empty file, no header") }
+    var seen = Set<String>()
+    for name in header where !seen.insert(name).inserted {
+      throw CSV.ParseError(message: "\(source): column '\(name)' appears twice in the header")
+    }
     self.header = header
     rows = []
     for (i, record) in records.dropFirst().enumerated() {

@@ -200,7 +200,7 @@ public enum GoogleBenchmarkJSON {
       let cpu = (e["cpu_time"] as? NSNumber)?.doubleValue ?? real
       guard cpu.isFinite, cpu >= 0 else { throw fail("benchmarks[\(i)] ('\(name)') has a 'cpu_time' that is not a non-negative finite number") }
       let runType = (e["run_type"] as? String) ?? "iteration"
-      if !order.contains(runName) { order.append(runName) }
+      if fields[runName] == nil { order.append(runName) }
       if fields[runName] == nil {
         var f: [String: String] = [:]
         for key in ["candidate", "scope", "layer", "descriptor", "layer_backend", "layer_config", "model", "variant"] {

@@ -12,6 +12,14 @@ public enum HTMLReport {
     let network = records.filter { $0["scope"] == "network" }
     let layers = records.filter { $0["scope"] == "layer" }
     guard let first = network.first ?? records.first else { throw CSV.ParseError(message: "\(source): no rows") }
+    // Every number drawn must be finite and in range: the charts' scales come from them.
+    for (i, r) in records.enumerated() {
+      for column in ["median_ms", "p10_ms", "p90_ms", "peak_pct"] where !r[column].isEmpty {
+        guard let v = Double(r[column]), v.isFinite, v >= 0, v <= maxPlotted else {
+          throw CSV.ParseError(message: "\(source): row \(i + 1) of run \(lastRun) has \(column) '\(r[column])', not a number between 0 and \(Int(maxPlotted))")
+        }
+      }
+    }
     let title = "\(first["model"]) \(first["variant"]), batch \(first["batch"]), \(first["input_size"])×\(first["input_size"]), \(first["threads"]) threads"
     var body = "<h1>resnet-bench: \(escape(title))</h1>\n"
     body += "<p class=meta>run \(escape(lastRun)) at \(escape(first["timestamp"])), commit \(escape(first["git_commit"].isEmpty ? "unknown" : first["git_commit"])), machine fingerprint \(escape(first["fingerprint"])). Source: \(escape(source)).</p>\n"
@@ -46,6 +54,9 @@ public enum HTMLReport {
 
   static func number(_ r: BenchmarkRecord, _ column: String) -> Double { Double(r[column]) ?? 0 }
 
+  /// The largest time (ms) or percentage a chart draws; beyond it a value is an input error.
+  static let maxPlotted = 1e9
+
   static func latencyChart(_ rows: [BenchmarkRecord]) -> String {
     // Colours follow the file's candidate order, as in the per-layer chart's legend.
     let colorIndex = Dictionary(rows.enumerated().map { ($1["candidate"], $0) }, uniquingKeysWith: { first, _ in first })
@@ -69,10 +80,11 @@ public enum HTMLReport {
   /// Candidates in first-seen order and layers in network order.
   static func grid(_ rows: [BenchmarkRecord]) -> (candidates: [String], layers: [String], cell: [String: BenchmarkRecord]) {
     var candidates: [String] = [], layers: [String] = []
+    var seenCandidates = Set<String>(), seenLayers = Set<String>()
     var cell: [String: BenchmarkRecord] = [:]
     for r in rows {
-      if !candidates.contains(r["candidate"]) { candidates.append(r["candidate"]) }
-      if !layers.contains(r["layer"]) { layers.append(r["layer"]) }
+      if seenCandidates.insert(r["candidate"]).inserted { candidates.append(r["candidate"]) }
+      if seenLayers.insert(r["layer"]).inserted { layers.append(r["layer"]) }
       cell[r["candidate"] + "|" + r["layer"]] = r
     }
     return (candidates, layers, cell)
@@ -113,7 +125,9 @@ public enum HTMLReport {
     let maxPct = max(100, (rows.map { number($0, "peak_pct") }.max() ?? 100) * 1.05)
     let step = layers.count > 1 ? width / Double(layers.count - 1) : width
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + width + 160))\" height=\"\(Int(top + height + bottom))\">\n"
-    for pct in stride(from: 0.0, through: maxPct, by: 25) {
+    // Gridlines every 25% up to 300%, then coarser: at most a dozen whatever the data.
+    let gridStep = max(25, (maxPct / 12 / 25).rounded(.up) * 25)
+    for pct in stride(from: 0.0, through: maxPct, by: gridStep) {
       let y = top + height - pct / maxPct * height
       svg += "<line x1=\"\(left)\" x2=\"\(left + width)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"\(pct == 100 ? "#900" : "#ddd")\"/>\n"
       svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(Int(pct))%</text>\n"

@@ -28,6 +28,14 @@ public enum MemoryBudget {
                for: "\(engines) backend(s) and the reference")
   }
 
+  /// Throws when writing `model`'s weights would not fit: the seeded
+  /// weights, a layout-converted copy and the encoded file held in memory
+  /// (three copies of every parameter, BatchNorm's included).
+  public static func checkExport(_ model: ResNetModel) throws {
+    let needed = 3 * Double(model.parameterCount) * Double(MemoryLayout<Float>.stride)
+    try refuse(ifNeeded: needed, what: "\(model.name) with \(model.classes) classes", for: "its weights and the file being written")
+  }
+
   /// Bytes `conv` needs for one problem, estimated from above: input, output
   /// and residual each held twice (generated values and the aligned copy),
   /// the filters five times (the generated copy, and one backend's prepared

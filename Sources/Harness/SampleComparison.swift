@@ -82,17 +82,22 @@ public enum SampleComparison {
     let lockstep = paired && (base + current).allSatisfy { $0.context["lockstep"] != nil }
     var rows: [Row] = []
     var notInStep = 0
+    // Each file's series by name (the first of a repeated name), looked up once per series compared.
+    func index(_ side: [GoogleBenchmarkJSON.Document]) -> [[String: GoogleBenchmarkJSON.Series]] {
+      side.map { doc in doc.series.reduce(into: [:]) { byName, s in if byName[s.name] == nil { byName[s.name] = s } } }
+    }
+    let baseIndex = index(base), currentIndex = index(current)
     for name in compared {
-      func series(_ side: [GoogleBenchmarkJSON.Document]) -> [GoogleBenchmarkJSON.Series] {
-        side.compactMap { doc in doc.series.first { $0.name == name } }
+      func series(_ side: [[String: GoogleBenchmarkJSON.Series]]) -> [GoogleBenchmarkJSON.Series] {
+        side.compactMap { $0[name] }
       }
-      func observations(_ side: [GoogleBenchmarkJSON.Document]) -> [Double] {
+      func observations(_ side: [[String: GoogleBenchmarkJSON.Series]]) -> [Double] {
         perProcess ? series(side).map { TimingSummary.median($0.samples) } : series(side).flatMap(\.samples)
       }
-      let b = observations(base), c = observations(current)
+      let b = observations(baseIndex), c = observations(currentIndex)
       guard !b.isEmpty, !c.isEmpty, b.allSatisfy({ $0 > 0 }), c.allSatisfy({ $0 > 0 }) else { continue }
       let estimate: RatioEstimate
-      if lockstep, let ratios = lockstepRatios(series(base), series(current)) {
+      if lockstep, let ratios = lockstepRatios(series(baseIndex), series(currentIndex)) {
         estimate = .paired(base: Array(repeating: 1, count: ratios.count), candidate: ratios, confidence: confidence)
       } else if paired {
         if lockstep { notInStep += 1 }
@@ -114,9 +119,15 @@ public enum SampleComparison {
       : perProcess ? "unpaired per-process medians, \(base.count) against \(current.count) files" : "unpaired repetitions of one file each"
     return Result(
       rows: rows, unmatchedBase: names.filter { !currentNames.contains($0) },
-      unmatchedCurrent: current.flatMap { $0.series.map(\.name) }.filter { !baseNames.contains($0) }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } },
+      unmatchedCurrent: Self.firstOccurrences(current.flatMap { $0.series.map(\.name) }.filter { !baseNames.contains($0) }),
       fingerprintsDiffer: fingerprints.count > 1, busyFiles: (base + current).filter(\.busy).map(\.source), method: method,
       seriesConfidence: confidence, excludedBusy: excluded)
+  }
+
+  /// `names` without repeats, in first-seen order.
+  static func firstOccurrences(_ names: [String]) -> [String] {
+    var seen = Set<String>()
+    return names.filter { seen.insert($0).inserted }
   }
 
   /// Per process pair, the median of the ratios of round r of the current

@@ -32,8 +32,12 @@ public final class Lockstep: @unchecked Sendable {
   }
 
   /// Checks that both pipes exist and are FIFOs (they are opened later).
+  /// A driver that goes away must not kill this process: writing to a pipe
+  /// without a reader then fails (EPIPE) instead of raising SIGPIPE, and the
+  /// process carries on without turns.
   public init(prefix: String) throws {
     self.prefix = prefix
+    signal(SIGPIPE, SIG_IGN)
     for path in [prefix + ".go", prefix + ".done"] {
       var info = stat()
       guard stat(path, &info) == 0 else { throw SetupError(description: "\(path): no such named pipe (create it with mkfifo)") }

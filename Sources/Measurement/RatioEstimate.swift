@@ -139,6 +139,21 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
                          confidence: confidence, pairs: pairs, paired: paired)
   }
 
+  /// Above this many pairwise statistics (8 MB of them) they are not listed
+  /// but selected by counting (`PairwiseOrderStatistics`).
+  static let listedLimit = 1_000_000
+
+  /// The same from a set too large to list.
+  private static func fromOrderStatistics(_ set: PairwiseOrderStatistics, k: Int, confidence: Double,
+                                          pairs: Int, paired: Bool) -> RatioEstimate {
+    let estimate = set.median
+    guard k >= 1, k <= set.count else {
+      return RatioEstimate(ratio: exp(estimate), low: 0, high: .infinity, confidence: confidence, pairs: pairs, paired: paired)
+    }
+    return RatioEstimate(ratio: exp(estimate), low: exp(set.kth(k)), high: exp(set.kth(set.count + 1 - k)),
+                         confidence: confidence, pairs: pairs, paired: paired)
+  }
+
   /// `k` from the normal approximation `centre − z·spread`, rounded down.
   private static func normalOrder(centre: Double, spread: Double, confidence: Double) -> Int {
     Int((centre - normalQuantile(twoSided: confidence) * spread).rounded(.down))
@@ -154,13 +169,16 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
       base[i] > 0 && candidate[i] > 0 ? Foundation.log(candidate[i] / base[i]) : nil
     }
     guard !d.isEmpty else { return RatioEstimate(ratio: .nan, low: 0, high: .infinity, confidence: confidence, pairs: 0, paired: true) }
-    var walsh: [Double] = []
-    walsh.reserveCapacity(d.count * (d.count + 1) / 2)
-    for i in d.indices { for j in i..<d.count { walsh.append((d[i] + d[j]) / 2) } }
     let m = Double(d.count)
     let k = d.count <= exactPairsLimit
       ? criticalOrder(counts: signedRankCounts(d.count), total: pow(2, m), confidence: confidence)
       : normalOrder(centre: m * (m + 1) / 4, spread: (m * (m + 1) * (2 * m + 1) / 24).squareRoot(), confidence: confidence)
+    if d.count * (d.count + 1) / 2 > listedLimit {
+      return fromOrderStatistics(PairwiseOrderStatistics(walshAveragesOf: d), k: k, confidence: confidence, pairs: d.count, paired: true)
+    }
+    var walsh: [Double] = []
+    walsh.reserveCapacity(d.count * (d.count + 1) / 2)
+    for i in d.indices { for j in i..<d.count { walsh.append((d[i] + d[j]) / 2) } }
     return fromOrderStatistics(walsh, k: k, confidence: confidence, pairs: d.count, paired: true)
   }
 
@@ -172,9 +190,6 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
     guard !a.isEmpty, !b.isEmpty else {
       return RatioEstimate(ratio: .nan, low: 0, high: .infinity, confidence: confidence, pairs: 0, paired: false)
     }
-    var differences: [Double] = []
-    differences.reserveCapacity(a.count * b.count)
-    for x in a { for y in b { differences.append(y - x) } }
     let (m, n) = (Double(a.count), Double(b.count))
     let k: Int
     if a.count * b.count <= exactProductLimit {
@@ -183,6 +198,13 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
     } else {
       k = normalOrder(centre: m * n / 2, spread: (m * n * (m + n + 1) / 12).squareRoot(), confidence: confidence)
     }
+    if a.count * b.count > listedLimit {
+      return fromOrderStatistics(PairwiseOrderStatistics(differencesOf: b, minus: a), k: k, confidence: confidence,
+                                 pairs: min(a.count, b.count), paired: false)
+    }
+    var differences: [Double] = []
+    differences.reserveCapacity(a.count * b.count)
+    for x in a { for y in b { differences.append(y - x) } }
     return fromOrderStatistics(differences, k: k, confidence: confidence, pairs: min(a.count, b.count), paired: false)
   }
 }

@@ -84,6 +84,8 @@ final class HDF5Library: @unchecked Sendable {
   let H5Dget_type: @convention(c) (ID) -> ID
   let H5Dget_space: @convention(c) (ID) -> ID
   let H5Dclose: @convention(c) (ID) -> Status
+  /// Bytes of the dataset's values stored in the file (0 when never written).
+  let H5Dget_storage_size: @convention(c) (ID) -> UInt64
   /// Frees the strings libhdf5 allocated when reading variable-length data:
   /// `H5Treclaim` (1.12+), else `H5Dvlen_reclaim` (1.10); same arguments.
   let reclaimVariableLength: @convention(c) (ID, ID, ID, UnsafeMutableRawPointer?) -> Status
@@ -197,6 +199,7 @@ final class HDF5Library: @unchecked Sendable {
     H5Dget_type = try function("H5Dget_type")
     H5Dget_space = try function("H5Dget_space")
     H5Dclose = try function("H5Dclose")
+    H5Dget_storage_size = try function("H5Dget_storage_size")
     reclaimVariableLength = try (try? function("H5Treclaim")) ?? function("H5Dvlen_reclaim")
     H5Screate = try function("H5Screate")
     H5Screate_simple = try function("H5Screate_simple")

@@ -47,8 +47,14 @@ public struct KerasWeightsFile: Sendable, Equatable {
 
   public init(layers: [Layer]) { self.layers = layers }
 
-  /// Datasets with more values than this are refused before any allocation (16 GiB of float32).
-  static let maxValuesPerWeight = 1 << 32
+  /// Datasets with more values than this are refused before any allocation
+  /// (1 GiB of float32; the largest weight of any model here, a 3×3 of Wide
+  /// ResNet's last stage, has 9,437,184 values). A dataset's shape costs a few
+  /// bytes in the file whatever it claims, so this bounds what a bogus file
+  /// can make the tool allocate.
+  static let maxValuesPerWeight = 1 << 28
+  /// The same bound on all the datasets of one file together (ResNet-152 has 60 million weights).
+  static let maxValuesPerFile = 1 << 28
 
   /// Keras's limit for one attribute (HDF5 object headers hold 64 KiB);
   /// longer name lists are split into numbered attributes.
@@ -128,6 +134,20 @@ private struct KerasReader {
 
   private typealias ID = HDF5Library.ID
 
+  /// Values read so far, against `KerasWeightsFile.maxValuesPerFile`.
+  private final class Tally { var values = 0 }
+  private let tally = Tally()
+
+  init(library: HDF5Library, fileSize: Int) {
+    self.library = library
+    self.fileSize = fileSize
+  }
+
+  static func firstRepeated(_ names: [String]) -> String? {
+    var seen = Set<String>()
+    return names.first { !seen.insert($0).inserted }
+  }
+
   func read(_ path: String) throws -> KerasWeightsFile {
     let h5 = library
     let accessList = try h5.strongCloseAccessList()
@@ -151,6 +171,9 @@ private struct KerasReader {
     guard let layerNames else {
       throw HDF5Failure("no 'layer_names' attribute at '/' or in '/model_weights'; not a Keras weights file")
     }
+    if let twice = Self.firstRepeated(layerNames) {
+      throw HDF5Failure("layer '\(twice)' is listed twice in layer_names")
+    }
     return KerasWeightsFile(layers: try layerNames.map { name in
       try layer(name, in: container, groupPath: "\(containerPath)/\(name)")
     })
@@ -165,6 +188,9 @@ private struct KerasReader {
     defer { _ = h5.H5Gclose(group) }
     guard let weightNames = try names("weight_names", of: group, at: groupPath) else {
       throw HDF5Failure("layer group '\(groupPath)' has no 'weight_names' attribute")
+    }
+    if let twice = Self.firstRepeated(weightNames) {
+      throw HDF5Failure("weight '\(twice)' is listed twice in weight_names of layer '\(name)'")
     }
     return KerasWeightsFile.Layer(name: name, weights: try weightNames.map { weightName in
       let datasetPath = "\(groupPath)/\(weightName)"
@@ -194,7 +220,16 @@ private struct KerasReader {
       throw HDF5Failure("dataset '\(path)' has shape \(shape), too large to address")
     }
     guard count <= KerasWeightsFile.maxValuesPerWeight else {
-      throw HDF5Failure("dataset '\(path)' has shape \(shape), \(count) values, more than the 2^32 accepted")
+      throw HDF5Failure("dataset '\(path)' has shape \(shape), \(count) values, more than the 2^28 accepted")
+    }
+    tally.values += count
+    guard tally.values <= KerasWeightsFile.maxValuesPerFile else {
+      throw HDF5Failure("the datasets up to '\(path)' hold \(tally.values) values, more than the 2^28 accepted in one file")
+    }
+    // A dataset declared but never written reads back as its fill value:
+    // a few bytes of file that would claim any number of weights.
+    if count > 0 && h5.H5Dget_storage_size(dataset) == 0 {
+      throw HDF5Failure("dataset '\(path)' of shape \(shape) has no values stored in the file (never written)")
     }
     var values = [Float](repeating: 0, count: count)
     // An empty selection needs no read (and libhdf5 refuses a null buffer).

@@ -55,6 +55,20 @@ public enum Safetensors {
       throw WeightsFileError("\(source): malformed JSON header in bytes 8..<\(dataStart)")
     }
     let dataLength = data.count - dataStart
+    // Tensors may not share bytes: each is copied out on its own, so a file
+    // whose entries all name the same span would ask for its size times the
+    // number of entries.
+    var spans: [(start: Int, end: Int, name: String)] = []
+    for (name, value) in header where name != "__metadata__" {
+      guard let entry = value as? [String: Any], let o = entry["data_offsets"] as? [Any], o.count == 2,
+            let start = (o[0] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }),
+            let end = (o[1] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }), start < end else { continue }
+      spans.append((start, end, name))
+    }
+    spans.sort { ($0.start, $0.name) < ($1.start, $1.name) }
+    for (a, b) in zip(spans, spans.dropFirst()) where b.start < a.end {
+      throw WeightsFileError("\(source): tensors '\(a.name)' (bytes \(a.start)..<\(a.end)) and '\(b.name)' (bytes \(b.start)..<\(b.end)) overlap in the data section")
+    }
     var dict = StateDict()
     var nonFloat: [String: String] = [:]
     for (name, value) in header where name != "__metadata__" {

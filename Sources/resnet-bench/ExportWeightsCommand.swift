@@ -32,6 +32,7 @@ struct ExportWeightsCommand: ParsableCommand {
 
   func run() throws {
     let net = try model.build()
+    try MemoryBudget.checkExport(net)
     let dict = ResNetWeights.seeded(for: net, seed: seed)
     let url = URL(fileURLWithPath: output)
     if output.lowercased().hasSuffix(".h5") {

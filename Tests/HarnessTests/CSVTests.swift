@@ -20,6 +20,8 @@ final class CSVTests: XCTestCase {
       XCTAssertThrowsError(try CSV.parse(text)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
     }
     XCTAssertThrowsError(try CSVTable(text: "a,b\n1\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("record 2 has 1 fields")) }
+    // A repeated column name used to trap building the row dictionaries.
+    XCTAssertThrowsError(try CSVTable(text: "a,a\n1,2\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("column 'a' appears twice"), "\($0)") }
   }
 
   func testRecordsRoundTripThroughAFile() throws {
@@ -93,5 +95,13 @@ final class ReportTests: XCTestCase {
     let networkOnly = try HTMLReport.render(Array(rows.prefix(2)), source: "x.csv")
     XCTAssertTrue(networkOnly.contains("run --layers"))
     XCTAssertThrowsError(try HTMLReport.render([], source: "x.csv"))
+    // A percentage of inf used to loop forever drawing gridlines; a huge
+    // finite one wrote a page of gigabytes.
+    var bad = rows
+    bad[2]["peak_pct"] = "inf"
+    XCTAssertThrowsError(try HTMLReport.render(bad, source: "x.csv")) { XCTAssertTrue("\($0)".contains("peak_pct 'inf'"), "\($0)") }
+    var tall = rows
+    tall[2]["peak_pct"] = "900000000"
+    XCTAssertLessThan(try HTMLReport.render(tall, source: "x.csv").utf8.count, 100_000)
   }
 }

@@ -26,8 +26,9 @@ final class KerasWeightsCLITests: XCTestCase {
       layer = name.split("/")[0]
       if layer not in layers: layers.append(layer)
   if mode == "missing-layer": layers.remove("conv3_block2_2_bn")
+  listed = layers + (["conv1_conv"] if mode == "layer-twice" else [])
   with h5py.File(dst, "w") as f:
-      f.attrs["layer_names"] = np.array([l.encode() for l in layers])
+      f.attrs["layer_names"] = np.array([l.encode() for l in listed])
       f.attrs["backend"] = b"tensorflow"; f.attrs["keras_version"] = b"2.15.0"
       for layer in layers:
           g = f.create_group(layer)
@@ -37,6 +38,9 @@ final class KerasWeightsCLITests: XCTestCase {
               value = tensors[k]
               if mode == "wrong-shape" and k == "conv2_block1_1_conv/kernel": value = value.reshape(value.shape[::-1])
               if mode == "float64" and k == "conv1_bn/gamma": value = value.astype(np.float64)
+              if mode == "unwritten" and k == "conv1_conv/kernel":
+                  g.create_dataset(k + ":0", shape=value.shape, dtype="<f4")  # declared, never written
+                  continue
               g.create_dataset(k + ":0", data=value)
   """#
 
@@ -77,6 +81,8 @@ final class KerasWeightsCLITests: XCTestCase {
       ("missing-layer", "missing tensor 'conv3_block2_2_bn/gamma'"),
       ("wrong-shape", "'conv2_block1_1_conv/kernel' has shape [64, 64, 1, 1], expected [1, 1, 64, 64]"),
       ("float64", "conv1_bn/gamma"),
+      ("layer-twice", "layer 'conv1_conv' is listed twice in layer_names"),
+      ("unwritten", "dataset '/conv1_conv/conv1_conv/kernel:0' of shape [7, 7, 3, 64] has no values stored in the file"),
     ]
     for (mode, expected) in broken {
       let file = dir.appendingPathComponent("\(mode).h5")

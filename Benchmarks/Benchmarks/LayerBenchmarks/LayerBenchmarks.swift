@@ -13,7 +13,11 @@ import ResNet
 ///   same seeded data and epilogue `conv` and `tune` time). Names are
 ///   "backend_descriptor" so a threshold file says which kernel on which layer moved.
 /// - one steady-state ResNet-18 inference per backend, counting heap
-///   allocations: its threshold is zero.
+///   allocations. The recorded count (Thresholds/) is zero for the project's
+///   own backends and the tolerance zero: one allocation fails the check.
+///   A BLAS library allocates inside its GEMM (a block or two per call, more
+///   or fewer with its thread count), so for those backends the tolerance
+///   over the recorded count is two per layer.
 ///
 /// The wall-clock thresholds in Thresholds/ are absolute times from one run
 /// on one machine kind; on a shared machine, whose speed drifts 15–35% for
@@ -56,9 +60,10 @@ let benchmarks: @Sendable () -> Void = {
   for backend in backends {
     guard let engine = try? InferenceEngine(model: small, weights: inputs.weights, backend: backend, pool: pool) else { continue }
     engine.setInput(inputs.image)
+    let allowed = backend.libraryDetails.isEmpty ? 0 : 2 * small.layers.count
     Benchmark("allocations_\(backend.name)_resnet18_64",
               configuration: .init(metrics: [.mallocCountTotal], warmupIterations: 3, maxIterations: 20,
-                                   thresholds: [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: 0])])) { benchmark in
+                                   thresholds: [.mallocCountTotal: BenchmarkThresholds(absolute: [.p90: allowed])])) { benchmark in
       for _ in benchmark.scaledIterations { engine.run() }
     }
   }

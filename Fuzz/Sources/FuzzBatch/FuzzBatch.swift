@@ -13,7 +13,13 @@ public func fuzzBatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try ConvSweep.items(batch)
   } catch let e as BatchFileError {
     if e.message.contains("\n") { fatalError("a batch-file error of more than one line: \(e.message)") }
-    if !e.message.hasPrefix("fuzz.batch") { fatalError("a batch-file error not naming the file: \(e.message)") }
+    // The error names the file the problem is in: the top file, or an
+    // included one (whose last path component the text names in a --batch=).
+    let file = e.message.prefix { $0 != ":" }
+    let leaf = file.split(separator: "/").last.map(String.init) ?? ""
+    if file != "fuzz.batch" && (leaf.isEmpty || !text.contains(leaf)) {
+      fatalError("a batch-file error not naming a file of the include chain: \(e.message)")
+    }
   } catch {
     fatalError("unexpected error type \(type(of: error)): \(error)")
   }
