@@ -82,7 +82,7 @@ public struct CSVTable {
     guard let header = records.first, !header.isEmpty else { throw CSV.ParseError(message: "\(source): empty file, no header") }
     var seen = Set<String>()
     for name in header where !seen.insert(name).inserted {
-      throw CSV.ParseError(message: "\(source): column '\(name)' appears twice in the header")
+      throw CSV.ParseError(message: "\(source): column '\(printable(name))' appears twice in the header")
     }
     self.header = header
     rows = []
@@ -99,4 +99,18 @@ public struct CSVTable {
     guard let text = String(data: data, encoding: .utf8) else { throw CSV.ParseError(message: "\(path): not UTF-8 text") }
     return try CSVTable(text: text, source: path)
   }
+}
+
+/// File text as it may stand in a one-line message: control characters (a
+/// quoted field may hold line breaks) written as `\u{…}` escapes.
+func printable(_ text: String) -> String {
+  var out = ""
+  for scalar in text.unicodeScalars {
+    if scalar.value < 0x20 || scalar.value == 0x7f {
+      out += "\\u{\(String(scalar.value, radix: 16))}"
+    } else {
+      out.unicodeScalars.append(scalar)
+    }
+  }
+  return out
 }

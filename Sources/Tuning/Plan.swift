@@ -95,17 +95,22 @@ public struct Plan: Codable, Sendable {
     /// one, why it was chosen when it is not the fastest.
     public var reason: String?
     /// Its time ÷ the fastest candidate's, paired round by round (Hodges–Lehmann,
-    /// see `RatioEstimate`), with the 95% interval; absent for the fastest itself.
+    /// see `RatioEstimate`), with its interval at `ratioConfidence`; absent
+    /// for the fastest itself.
     public var ratioToFastest: Double?
     public var ratioLow: Double?
     public var ratioHigh: Double?
+    /// The interval's confidence: 95% for the shape's comparisons together
+    /// (Bonferroni over the candidates compared with the fastest).
+    public var ratioConfidence: Double?
     /// The interval reaches within `Tuner.tieMargin` of no difference: the
     /// measurements cannot tell this candidate from the fastest.
     public var tied: Bool?
 
     public init(backend: String, config: String, status: Status, medianMs: Double? = nil, gflops: Double? = nil,
                 maxError: Double? = nil, tolerance: Double? = nil, repetitions: Int = 0, reason: String? = nil,
-                ratioToFastest: Double? = nil, ratioLow: Double? = nil, ratioHigh: Double? = nil, tied: Bool? = nil) {
+                ratioToFastest: Double? = nil, ratioLow: Double? = nil, ratioHigh: Double? = nil,
+                ratioConfidence: Double? = nil, tied: Bool? = nil) {
       self.backend = backend
       self.config = config
       self.status = status
@@ -118,6 +123,7 @@ public struct Plan: Codable, Sendable {
       self.ratioToFastest = ratioToFastest
       self.ratioLow = ratioLow
       self.ratioHigh = ratioHigh
+      self.ratioConfidence = ratioConfidence
       self.tied = tied
     }
   }

@@ -22,8 +22,10 @@ public struct TuningOptions {
   /// choices and with every backend alone, and let a shape move to whichever
   /// ran it clearly faster inside the network.
   public var refineInNetwork = true
-  /// Interleaved whole-network rounds of that check.
-  public var refinementRounds = 7
+  /// Interleaved whole-network rounds of that check. Its 95% holds for all the shapes it may
+  /// change together (24 for ResNet-50, so each interval is at 99.8%), and
+  /// fewer than 10 pairs cannot bound a signed-rank interval that wide.
+  public var refinementRounds = 12
   /// The machine the configurations are drawn for.
   public var machine: MachineModel = .current
 
@@ -53,6 +55,9 @@ public final class Tuner {
   /// A slowdown below this (1%) is not worth a different choice: a candidate
   /// whose interval's lower end lies below 1 + tieMargin is tied.
   public static let tieMargin = 0.01
+  /// The chance, for one shape, that any true tie among its candidates is
+  /// reported as a difference (split over the candidates compared).
+  public static let tieRisk = 0.05
   /// Screening rounds before the drop decision.
   static let screeningRounds = 2
   /// The fewest timed rounds a surviving candidate gets, whatever the budget.
@@ -195,14 +200,19 @@ public final class Tuner {
     let record = trial.time(survivors.map { timed[$0].candidate }, policy: SamplingPolicy(warmup: 0, repetitions: rounds, seed: seed))
     let medians = record.samples.map { TimingSummary($0).median }
     guard let fastest = medians.indices.min(by: { medians[$0] < medians[$1] }) else { return candidates }
+    // "Within the noise" holds for the shape's comparisons together: with
+    // several candidates compared with the fastest, 95% intervals each would
+    // split a true tie by chance about once a tune (24 shapes, ~6 candidates).
+    let confidence = 1 - Self.tieRisk / Double(max(1, survivors.count - 1))
     for (j, i) in survivors.enumerated() {
       let index = timed[i].index
       candidates[index].medianMs = medians[j] * 1e3
       candidates[index].gflops = Double(problem.flops) / medians[j] / 1e9
       candidates[index].repetitions = record.samples[j].count
       if j != fastest {
-        let r = RatioEstimate.paired(base: record.samples[fastest], candidate: record.samples[j])
+        let r = RatioEstimate.paired(base: record.samples[fastest], candidate: record.samples[j], confidence: confidence)
         candidates[index].ratioToFastest = r.ratio
+        candidates[index].ratioConfidence = confidence
         candidates[index].ratioLow = r.isBounded ? r.low : nil
         candidates[index].ratioHigh = r.isBounded ? r.high : nil
         candidates[index].tied = !r.isBounded || r.low <= 1 + Self.tieMargin
@@ -230,7 +240,7 @@ public final class Tuner {
     if choice != fastest {
       let f = out[fastest]
       out[choice].reason = "tied with the fastest, \(f.backend) [\(f.config)] (ratio \(String(format: "%.3f", out[choice].ratioToFastest ?? 1))"
-        + (out[choice].ratioLow.map { l in ", 95% interval \(String(format: "%.3f", l))–\(String(format: "%.3f", out[choice].ratioHigh ?? .infinity))" } ?? "")
+        + (out[choice].ratioLow.map { l in ", \(percent(out[choice].ratioConfidence ?? 0.95)) interval \(String(format: "%.3f", l))–\(String(format: "%.3f", out[choice].ratioHigh ?? .infinity))" } ?? "")
         + "); preferred as " + (rank(choice).0 == 0 ? "its backend's default configuration" : "earlier in the registry")
     }
     return out
@@ -271,6 +281,10 @@ public final class Tuner {
         record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } })
     }
     var changed = 0
+    // One test per shape that may change: Bonferroni over them, so that a
+    // re-tune does not move a shape or two by chance (with 95% each, 24
+    // shapes moved about one a tune).
+    let confidence = 1 - Self.tieRisk / Double(max(1, only.count))
     for s in plan.shapes.indices {
       guard let problem = try? ConvProblem(descriptor: plan.shapes[s].descriptor), only.contains(problem) else { continue }
       let layers = model.layers.indices.filter { model.layers[$0].problem == problem }
@@ -280,7 +294,7 @@ public final class Tuner {
       let medians = cost.map { TimingSummary.median($0) }
       let best = medians.indices.min { medians[$0] < medians[$1] }!
       guard best != 0 else { continue }
-      let r = RatioEstimate.paired(base: cost[0], candidate: cost[best])
+      let r = RatioEstimate.paired(base: cost[0], candidate: cost[best], confidence: confidence)
       guard r.isBounded && r.high < 1 - Self.tieMargin else { continue }
       let binding = engines[best].engine.bindings[first]
       // An engine built with `.default` runs the backend's default, which is
@@ -302,7 +316,7 @@ public final class Tuner {
       }
       plan.shapes[s].candidates[target].status = .chosen
       plan.shapes[s].candidates[target].reason = "chosen by the in-network check: \(perUse(best)) ms per layer inside the network, "
-        + "ratio \(String(format: "%.3f", r.ratio)) (95% interval \(String(format: "%.3f", r.low))–\(String(format: "%.3f", r.high))) to the per-shape choice"
+        + "ratio \(String(format: "%.3f", r.ratio)) (\(percent(confidence)) interval \(String(format: "%.3f", r.low))–\(String(format: "%.3f", r.high))) to the per-shape choice"
       plan.shapes[s].backend = backend
       plan.shapes[s].config = config
     }
@@ -311,4 +325,11 @@ public final class Tuner {
     progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
   }
+}
+
+/// A confidence as a percentage with the digits that matter (95%, 98.75%).
+private func percent(_ confidence: Double) -> String {
+  let text = String(format: "%.2f", confidence * 100)
+  let trimmed = text.contains(".") ? String(text.reversed().drop { $0 == "0" }.reversed()).trimmingCharacters(in: CharacterSet(charactersIn: ".")) : text
+  return trimmed + "%"
 }

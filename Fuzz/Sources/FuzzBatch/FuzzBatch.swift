@@ -13,11 +13,14 @@ public func fuzzBatch(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try ConvSweep.items(batch)
   } catch let e as BatchFileError {
     if e.message.contains("\n") { fatalError("a batch-file error of more than one line: \(e.message)") }
-    // The error names the file the problem is in: the top file, or an
-    // included one (whose last path component the text names in a --batch=).
-    let file = e.message.prefix { $0 != ":" }
-    let leaf = file.split(separator: "/").last.map(String.init) ?? ""
-    if file != "fuzz.batch" && (leaf.isEmpty || !text.contains(leaf)) {
+    // The error names the file the problem is in: the top file, or one the
+    // text includes (an include resolves relative to its includer, so an
+    // included file's name ends with what a --batch= line says).
+    let included = text.split(whereSeparator: \.isNewline).compactMap { line -> Substring? in
+      guard let r = line.range(of: "--batch=") else { return nil }
+      return line[r.upperBound...].prefix { !$0.isWhitespace && $0 != "#" }
+    }
+    if !e.message.hasPrefix("fuzz.batch") && !included.contains(where: { e.message.contains($0 + ":") }) {
       fatalError("a batch-file error not naming a file of the include chain: \(e.message)")
     }
   } catch {
