@@ -54,7 +54,7 @@ public struct BenchmarkRecord: Equatable, Sendable {
     }
     let records = table.rows.map(BenchmarkRecord.init)
     if let other = records.first(where: { $0["schema"] != schemaVersion }) {
-      throw CSV.ParseError(message: "\(path): schema \(other["schema"]) rows; this build reads schema \(schemaVersion)")
+      throw CSV.ParseError(message: "\(path): schema \(printable(other["schema"])) rows; this build reads schema \(schemaVersion)")
     }
     return records
   }

@@ -34,7 +34,7 @@ public enum Compare {
     for record in current where base[record.key] != nil {
       let old = base[record.key]!
       guard let b = Double(old["median_ms"]), let c = Double(record["median_ms"]), b > 0 else {
-        throw UnusableInput(message: "row \(record.key): median_ms is not a positive number")
+        throw UnusableInput(message: "row \(printable(record.key)): median_ms is not a positive number")
       }
       let bLow = Double(old["p10_ms"]) ?? b, bHigh = Double(old["p90_ms"]) ?? b
       let cLow = Double(record["p10_ms"]) ?? c, cHigh = Double(record["p90_ms"]) ?? c

@@ -192,13 +192,13 @@ public enum GoogleBenchmarkJSON {
       guard let name = e["name"] as? String, !name.isEmpty else { throw fail("benchmarks[\(i)] has no 'name'") }
       let runName = (e["run_name"] as? String) ?? name
       guard let unitName = e["time_unit"] as? String, let unit = scale[unitName] else {
-        throw fail("benchmarks[\(i)] ('\(name)') has no known 'time_unit' (ns, us, ms, s)")
+        throw fail("benchmarks[\(i)] ('\(printable(name))') has no known 'time_unit' (ns, us, ms, s)")
       }
       guard let real = (e["real_time"] as? NSNumber)?.doubleValue, real.isFinite, real >= 0 else {
-        throw fail("benchmarks[\(i)] ('\(name)') has no non-negative finite 'real_time'")
+        throw fail("benchmarks[\(i)] ('\(printable(name))') has no non-negative finite 'real_time'")
       }
       let cpu = (e["cpu_time"] as? NSNumber)?.doubleValue ?? real
-      guard cpu.isFinite, cpu >= 0 else { throw fail("benchmarks[\(i)] ('\(name)') has a 'cpu_time' that is not a non-negative finite number") }
+      guard cpu.isFinite, cpu >= 0 else { throw fail("benchmarks[\(i)] ('\(printable(name))') has a 'cpu_time' that is not a non-negative finite number") }
       let runType = (e["run_type"] as? String) ?? "iteration"
       if fields[runName] == nil { order.append(runName) }
       if fields[runName] == nil {
@@ -217,7 +217,7 @@ public enum GoogleBenchmarkJSON {
       case "aggregate":
         if (e["aggregate_name"] as? String) == "median" { medians[runName] = (real * unit, cpu * unit) }
       default:
-        throw fail("benchmarks[\(i)] ('\(name)') has run_type '\(runType)'; expected iteration or aggregate")
+        throw fail("benchmarks[\(i)] ('\(printable(name))') has run_type '\(printable(runType))'; expected iteration or aggregate")
       }
     }
     let series = order.compactMap { name -> Series? in

@@ -16,7 +16,7 @@ public enum HTMLReport {
     for (i, r) in records.enumerated() {
       for column in ["median_ms", "p10_ms", "p90_ms", "peak_pct"] where !r[column].isEmpty {
         guard let v = Double(r[column]), v.isFinite, v >= 0, v <= maxPlotted else {
-          throw CSV.ParseError(message: "\(source): row \(i + 1) of run \(lastRun) has \(column) '\(r[column])', not a number between 0 and \(Int(maxPlotted))")
+          throw CSV.ParseError(message: "\(source): row \(i + 1) of run \(printable(lastRun)) has \(column) '\(printable(r[column]))', not a number between 0 and \(Int(maxPlotted))")
         }
       }
     }

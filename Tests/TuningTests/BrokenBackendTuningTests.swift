@@ -12,7 +12,9 @@ final class BrokenBackendTuningTests: XCTestCase {
   func testTuneRejectsEveryBrokenBackend() throws {
     let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
     var options = TuningOptions(backends: [NaiveDirectBackend()] + BrokenBackend.allCases.map(\.backend))
-    options.budgetSeconds = 2
+    // Budget enough that no candidate is skipped on a slow (sanitizer) build:
+    // the rounds are fixed by `repetitions` and the tuner's minimum anyway.
+    options.budgetSeconds = 600
     options.repetitions = 3
     options.refineInNetwork = false
     let plan = Tuner(model: model, options: options, pool: .shared(threads: 2)).tune(fingerprint: .current(threads: 2))
