@@ -131,12 +131,8 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
   private static func fromOrderStatistics(_ values: [Double], k: Int, confidence: Double,
                                           pairs: Int, paired: Bool) -> RatioEstimate {
     let sorted = values.sorted()
-    let estimate = TimingSummary.quantile(sorted, 0.5)
-    guard k >= 1, k <= sorted.count else {
-      return RatioEstimate(ratio: exp(estimate), low: 0, high: .infinity, confidence: confidence, pairs: pairs, paired: paired)
-    }
-    return RatioEstimate(ratio: exp(estimate), low: exp(sorted[k - 1]), high: exp(sorted[sorted.count - k]),
-                         confidence: confidence, pairs: pairs, paired: paired)
+    return bounded(median: TimingSummary.quantile(sorted, 0.5), count: sorted.count, kth: { sorted[$0 - 1] },
+                   k: k, confidence: confidence, pairs: pairs, paired: paired)
   }
 
   /// Above this many pairwise statistics (8 MB of them) they are not listed
@@ -146,11 +142,18 @@ public struct RatioEstimate: Sendable, Equatable, Codable {
   /// The same from a set too large to list.
   private static func fromOrderStatistics(_ set: PairwiseOrderStatistics, k: Int, confidence: Double,
                                           pairs: Int, paired: Bool) -> RatioEstimate {
-    let estimate = set.median
-    guard k >= 1, k <= set.count else {
-      return RatioEstimate(ratio: exp(estimate), low: 0, high: .infinity, confidence: confidence, pairs: pairs, paired: paired)
+    bounded(median: set.median, count: set.count, kth: set.kth, k: k, confidence: confidence, pairs: pairs, paired: paired)
+  }
+
+  /// The estimate from the median of `count` log-ratio statistics, bounded by
+  /// the `k`-th smallest and largest (`kth`, 1-based); unbounded when `k` is
+  /// out of range.
+  private static func bounded(median: Double, count: Int, kth: (Int) -> Double, k: Int, confidence: Double,
+                              pairs: Int, paired: Bool) -> RatioEstimate {
+    guard k >= 1, k <= count else {
+      return RatioEstimate(ratio: exp(median), low: 0, high: .infinity, confidence: confidence, pairs: pairs, paired: paired)
     }
-    return RatioEstimate(ratio: exp(estimate), low: exp(set.kth(k)), high: exp(set.kth(set.count + 1 - k)),
+    return RatioEstimate(ratio: exp(median), low: exp(kth(k)), high: exp(kth(count + 1 - k)),
                          confidence: confidence, pairs: pairs, paired: paired)
   }
 

@@ -329,7 +329,8 @@ public final class Tuner {
 
 /// A confidence as a percentage with the digits that matter (95%, 98.75%).
 private func percent(_ confidence: Double) -> String {
-  let text = String(format: "%.2f", confidence * 100)
-  let trimmed = text.contains(".") ? String(text.reversed().drop { $0 == "0" }.reversed()).trimmingCharacters(in: CharacterSet(charactersIn: ".")) : text
-  return trimmed + "%"
+  var text = String(format: "%.2f", confidence * 100)
+  while text.hasSuffix("0") { text.removeLast() }
+  if text.hasSuffix(".") { text.removeLast() }
+  return text + "%"
 }
