@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The A/B regression gate: builds BASE_REF (default: the previous commit) in a
 # worktree of its own, and runs the base and the head (this working tree)
-# binaries on the same work: ROUNDS rounds, each a fresh pair of processes
+# binaries on the same work: rounds, each a fresh pair of processes
 # (one base, one head) that take turns inference round by inference round
 # (`run --lockstep`: after both have set up, base round 1, head round 1, …
 # in an order drawn at random each time), so round r of both sides is
@@ -10,7 +10,11 @@
 # median of its round-by-round ratios, and over the pairs the Hodges–Lehmann
 # ratio of head to base with an interval that holds for all series together
 # (Bonferroni); pairs measured on a busy machine (steal, other processes, a
-# halved FMA peak) are left out.
+# halved FMA peak) are left out, and rounds are added until ROUNDS pairs
+# measured on a quiet machine remain (at most MAX_ROUNDS rounds in all): a
+# neighbour's burst costs time, not the verdict. (With the default 110
+# series each interval is at 99.955%, which 12 pairs or fewer cannot bound
+# at all: every series would come out inconclusive.)
 #
 #   regression    slower than THRESHOLD_PERCENT and the interval excludes no change  -> exit 1
 #   inconclusive  the interval reaches past the threshold but the slowdown is not established
@@ -20,7 +24,8 @@
 #
 # Usage: scripts/ci-regression.sh [BASE_REF] [THRESHOLD_PERCENT]
 # Environment (defaults in brackets):
-#   ROUNDS [16]  REPETITIONS [4]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
+#   ROUNDS [16]: quiet round pairs wanted  MAX_ROUNDS [2 × ROUNDS]: rounds run at most
+#   REPETITIONS [4]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
 #   THREADS [all cores]  AB_ROOT [.build-ab]: where the base worktree, its build and the rounds go
 #   (share it between checkouts to build each base once).
 set -euo pipefail
@@ -28,13 +33,14 @@ cd "$(dirname "$0")/.."
 base_ref=${1:-HEAD~1}
 threshold=${2:-5}
 rounds=${ROUNDS:-16}
+max_rounds=${MAX_ROUNDS:-$((2 * ${rounds:-0}))}
 repetitions=${REPETITIONS:-4}
 model=${MODEL:-resnet50}
 backends=${BACKENDS:-tiled-simd,winograd}
 root=${AB_ROOT:-.build-ab}
 fail() { echo "ci-regression: $*" >&2; exit 2; }
 case $threshold in ''|*[!0-9.]*) fail "THRESHOLD_PERCENT must be a number, got '$threshold'";; esac
-for v in rounds repetitions; do case ${!v} in ''|*[!0-9]*|0) fail "${v^^} must be a positive whole number, got '${!v}'";; esac; done
+for v in rounds max_rounds repetitions; do case ${!v} in ''|*[!0-9]*|0) fail "${v^^} must be a positive whole number, got '${!v}'";; esac; done
 base_commit=$(git rev-parse --verify --quiet "$base_ref^{commit}") || fail "unknown BASE_REF '$base_ref'"
 
 scripts/setup.sh
@@ -91,11 +97,19 @@ turn() {  # side fd_go fd_done
 declare -A pid live
 start=$(date +%s)
 RANDOM=$((16#${base_commit:0:6}))
-for ((r = 1; r <= rounds; r++)); do
+((max_rounds >= rounds)) || fail "MAX_ROUNDS ($max_rounds) must be at least ROUNDS ($rounds)"
+# Rounds until ROUNDS of them were measured on a quiet machine (or MAX_ROUNDS ran).
+quiet=0
+for ((r = 1; r <= max_rounds; r++)); do
+  if ((r > rounds)); then
+    quiet=$("$head_bin" compare "$out/base" "$out/head" --quiet-pairs) || fail "could not count the quiet rounds in $out"
+    ((quiet >= rounds)) && break
+    echo "ci-regression: $quiet of $((r - 1)) rounds were measured on a quiet machine; $rounds wanted, running round $r (at most $max_rounds)" >&2
+  fi
   if ((!lockstep)); then
     if ((RANDOM % 2)); then order=(base head); else order=(head base); fi
     for side in "${order[@]}"; do run_whole "$side" "$r"; done
-    echo "ci-regression: round $r/$rounds (${order[*]}) done after $(( $(date +%s) - start )) s" >&2
+    echo "ci-regression: round $r (${order[*]}) done after $(( $(date +%s) - start )) s" >&2
     continue
   fi
   rm -f "$out"/pipes/*
@@ -116,9 +130,12 @@ for ((r = 1; r <= rounds; r++)); do
   done
   exec 3>&- 4>&- 5>&- 6>&-
   for side in base head; do wait "${pid[$side]}" || fail "the $side binary failed in round $r (see $out/log.txt)"; done
-  echo "ci-regression: round $r/$rounds done after $(( $(date +%s) - start )) s" >&2
+  echo "ci-regression: round $r done after $(( $(date +%s) - start )) s" >&2
 done
-echo "ci-regression: $rounds rounds of base ${base_commit:0:12} and head $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes') in $(( $(date +%s) - start )) s; samples in $out" >&2
+ran=$((r - 1))
+quiet=$("$head_bin" compare "$out/base" "$out/head" --quiet-pairs) || fail "could not count the quiet rounds in $out"
+((quiet >= rounds)) || echo "ci-regression: only $quiet of $ran rounds were measured on a quiet machine ($rounds wanted); the verdicts below rest on them" >&2
+echo "ci-regression: $ran rounds ($quiet quiet) of base ${base_commit:0:12} and head $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes') in $(( $(date +%s) - start )) s; samples in $out" >&2
 set +e
 "$head_bin" compare "$out/base" "$out/head" --threshold "$threshold"
 status=$?

@@ -124,6 +124,16 @@ public enum SampleComparison {
       seriesConfidence: confidence, excludedBusy: excluded)
   }
 
+  /// How many round pairs (file `i` of each side) were measured with
+  /// neither side on a busy machine: the pairs `compare` will use. The A/B
+  /// gate runs rounds until this reaches what it wants.
+  public static func quietPairs(base: [GoogleBenchmarkJSON.Document], current: [GoogleBenchmarkJSON.Document]) throws -> Int {
+    guard base.count == current.count else {
+      throw Compare.UnusableInput(message: "the sides hold \(base.count) and \(current.count) results files; round pairs need the same number")
+    }
+    return zip(base, current).filter { !$0.busy && !$1.busy }.count
+  }
+
   /// `names` without repeats, in first-seen order.
   static func firstOccurrences(_ names: [String]) -> [String] {
     var seen = Set<String>()

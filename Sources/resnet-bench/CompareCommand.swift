@@ -45,6 +45,10 @@ struct CompareCommand: ParsableCommand {
   @Flag(help: "List every matched row, not only the ones that matter.")
   var verbose = false
 
+  @Flag(help: ArgumentHelp("Print only the number of round pairs measured on a quiet machine (the pairs a comparison uses) and exit 0.",
+                           discussion: "Both sides must be folders (or files) with the same number of JSON results files; scripts/ci-regression.sh runs rounds until this reaches ROUNDS."))
+  var quietPairs = false
+
   func validate() throws {
     guard threshold >= 0 && threshold <= 1000 else { throw ValidationError("--threshold must be between 0 and 1000 percent (got \(threshold))") }
   }
@@ -52,6 +56,11 @@ struct CompareCommand: ParsableCommand {
   private func isCSV(_ path: String) -> Bool { path.lowercased().hasSuffix(".csv") }
 
   func run() throws {
+    if quietPairs {
+      guard !isCSV(baseline) && !isCSV(current) else { throw InputError("--quiet-pairs needs JSON results on both sides, not a CSV") }
+      print(try SampleComparison.quietPairs(base: SampleComparison.documents(at: baseline), current: SampleComparison.documents(at: current)))
+      return
+    }
     if isCSV(baseline) || isCSV(current) {
       try compareSummaries()
     } else {

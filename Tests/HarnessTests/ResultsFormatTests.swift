@@ -108,6 +108,27 @@ final class ResultsFormatTests: XCTestCase {
     XCTAssertTrue(fallback.method.hasPrefix("paired per-process medians"), fallback.method)
   }
 
+  /// The gate's count of quiet round pairs is the number `compare` keeps:
+  /// a pair is out when either side of it was busy; sides of different
+  /// lengths cannot pair and are unusable input.
+  func testQuietPairsCountsWhatCompareKeeps() throws {
+    func doc(_ round: Int, busy: Bool) -> GoogleBenchmarkJSON.Document {
+      .init(source: "round-\(round).json", series: [.init(name: "net", samples: [0.01, 0.011], cpuSamples: [], fields: [:], flops: 0)],
+            fingerprint: "same", busy: busy, context: [:])
+    }
+    let baseBusy = [false, true, false, false, false, true, false, false]
+    let headBusy = [false, false, true, false, false, true, false, false]
+    let base = baseBusy.enumerated().map { doc($0.offset, busy: $0.element) }
+    let head = headBusy.enumerated().map { doc($0.offset, busy: $0.element) }
+    XCTAssertEqual(try SampleComparison.quietPairs(base: base, current: head), 5)
+    let result = try SampleComparison.compare(base: base, current: head, threshold: 0.05)
+    XCTAssertEqual(result.excludedBusy, 3)
+    XCTAssertEqual(result.rows.first?.estimate.pairs, 5)
+    XCTAssertThrowsError(try SampleComparison.quietPairs(base: base, current: Array(head.dropLast()))) { error in
+      XCTAssertTrue("\(error)".contains("8 and 7"), "\(error)")
+    }
+  }
+
   func testMalformedResultsFilesGiveOneLineErrors() {
     let cases: [(String, String)] = [
       ("[]", "the top level is not an object"),
