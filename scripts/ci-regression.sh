@@ -28,6 +28,8 @@
 #   REPETITIONS [4]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
 #   THREADS [all cores]  AB_ROOT [.build-ab]: where the base worktree, its build and the rounds go
 #   (share it between checkouts to build each base once).
+#   BASE_BIN: a resnet-bench binary to use as the base instead of building BASE_REF (A/B of two
+#   builds of the same code, e.g. other compiler flags; BASE_REF then only labels the report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base_ref=${1:-HEAD~1}
@@ -47,13 +49,19 @@ scripts/setup.sh
 head_bin=$PWD/.build/release/resnet-bench
 mkdir -p "$root"
 root=$(cd "$root" && pwd)
-worktree=$root/base-${base_commit:0:12}
-if [ ! -d "$worktree" ]; then
-  git worktree add --detach --quiet "$worktree" "$base_commit" || fail "could not check out $base_ref into $worktree"
+if [ -n "${BASE_BIN:-}" ]; then
+  [ -x "$BASE_BIN" ] || fail "BASE_BIN '$BASE_BIN' is not an executable file"
+  base_bin=$(cd "$(dirname "$BASE_BIN")" && pwd)/$(basename "$BASE_BIN")
+  echo "ci-regression: the base is the binary $base_bin" >&2
+else
+  worktree=$root/base-${base_commit:0:12}
+  if [ ! -d "$worktree" ]; then
+    git worktree add --detach --quiet "$worktree" "$base_commit" || fail "could not check out $base_ref into $worktree"
+  fi
+  echo "ci-regression: building the base ${base_commit:0:12} in $worktree" >&2
+  (cd "$worktree" && swift build -c release >&2) || fail "the base $base_ref does not build"
+  base_bin=$worktree/.build/release/resnet-bench
 fi
-echo "ci-regression: building the base ${base_commit:0:12} in $worktree" >&2
-(cd "$worktree" && swift build -c release >&2) || fail "the base $base_ref does not build"
-base_bin=$worktree/.build/release/resnet-bench
 "$base_bin" run --help 2>/dev/null | grep -q -- "--json" || fail "the base $base_ref has no 'run --json' (it predates the A/B gate); choose a later base"
 
 out=$root/rounds-$(date +%Y%m%dT%H%M%S)-$$

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates results/ for this machine kind: the `env` fingerprint, tuned
 # plans (ResNet-50 at batch 1 on every core and on one, at batch 8, ResNeXt-50
-# and the Keras layout at batch 1 on every core) and a record of one interleaved run (CSV and raw JSON
+# and the Keras layout at batch 1 on every core and on one) and a record of one interleaved run (CSV and raw JSON
 # samples; a record, not a gate: scripts/ci-regression.sh is the gate).
 # Usage: scripts/make-results.sh [PLANS_ONLY]   (any argument: skip the record run)
 set -euo pipefail
@@ -16,6 +16,7 @@ $bin tune --model resnet50 --threads 1 --output results/plan-resnet50-v1.5-batch
 $bin tune --model resnet50 --batch 8 --budget 300 --output results/plan-resnet50-v1.5-batch8.json
 $bin tune --model resnext50_32x4d --output results/plan-resnext50_32x4d-batch1.json
 $bin tune --model resnet50 --variant keras --output results/plan-resnet50-keras-batch1.json
+$bin tune --model resnet50 --variant keras --threads 1 --output results/plan-resnet50-keras-batch1-threads1.json
 [ $# -gt 0 ] && exit 0
 $bin run --model resnet50 --backend tiled-simd,im2col-openblas,im2col-blis,winograd --plan auto \
   --repetitions 15 --warmup 2 --layers --csv results/baseline.csv --json results/baseline.json

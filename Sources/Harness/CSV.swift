@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 
 /// RFC 4180 comma-separated values: fields holding a comma, a double quote or
@@ -101,16 +102,3 @@ public struct CSVTable {
   }
 }
 
-/// File text as it may stand in a one-line message: control characters (a
-/// quoted field may hold line breaks) written as `\u{…}` escapes.
-func printable(_ text: String) -> String {
-  var out = ""
-  for scalar in text.unicodeScalars {
-    if scalar.value < 0x20 || scalar.value == 0x7f {
-      out += "\\u{\(String(scalar.value, radix: 16))}"
-    } else {
-      out.unicodeScalars.append(scalar)
-    }
-  }
-  return out
-}

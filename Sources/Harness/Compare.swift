@@ -1,3 +1,4 @@
+import ConvCore
 /// Compares two benchmark CSVs row by row: what got slower, by how much, and
 /// whether the change stands out from both runs' spread.
 public enum Compare {

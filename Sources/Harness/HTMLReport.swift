@@ -1,3 +1,4 @@
+import ConvCore
 import Foundation
 
 /// One self-contained HTML page (inline SVG, no scripts, no external files)

@@ -28,6 +28,7 @@ public enum RunTables {
       }
     }
     var out = table.render()
+    out += pairedRatios(r)
     out += "\(r.timings.first?.samples.count ?? 0) interleaved rounds (order seed \(r.record.seed)); FMA peak \(r.peak.summary) (measured now); fingerprint \(r.fingerprint.id)\n"
     out += "machine: \(r.load.summary)\n"
     if let first = r.timings.first {
@@ -35,6 +36,26 @@ public enum RunTables {
         .map { "class \($0) p=\(fixed(Double(first.probabilities[$0]), 4))" }.joined(separator: ", ") + "\n"
     }
     return out
+  }
+
+  /// With several candidates, each one's time relative to a reference (the
+  /// first plan when there are plans, else the first candidate): the
+  /// Hodges–Lehmann ratio of its rounds to the reference's, paired round by
+  /// round (the rounds are interleaved, so round i of every candidate saw the
+  /// same state of the machine), with a 95% interval for each. Medians of
+  /// separate candidates differ by their noise; this is the figure to judge
+  /// "are these two plans equally fast" by.
+  public static func pairedRatios(_ r: NetworkRunResult) -> String {
+    guard r.timings.count > 1 else { return "" }
+    let reference = r.candidates.firstIndex { $0.planPath != nil } ?? 0
+    let base = r.timings[reference].samples
+    guard base.count >= 2 else { return "" }
+    let parts = r.timings.indices.filter { $0 != reference }.map { i -> String in
+      let e = RatioEstimate.paired(base: base, candidate: r.timings[i].samples, confidence: 0.95)
+      let interval = e.isBounded ? "[\(fixed(e.low, 3))–\(fixed(e.high, 3))]" : "[unbounded]"
+      return "\(r.timings[i].name) \(fixed(e.ratio, 3)) \(interval)"
+    }
+    return "÷ \(r.timings[reference].name), round by round (Hodges–Lehmann, 95% interval each): " + parts.joined(separator: ", ") + "\n"
   }
 
   /// Per layer: every candidate's median (ms), the fastest, and the fastest's

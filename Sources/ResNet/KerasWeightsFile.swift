@@ -172,7 +172,7 @@ private struct KerasReader {
       throw HDF5Failure("no 'layer_names' attribute at '/' or in '/model_weights'; not a Keras weights file")
     }
     if let twice = Self.firstRepeated(layerNames) {
-      throw HDF5Failure("layer '\(twice)' is listed twice in layer_names")
+      throw HDF5Failure("layer '\(printable(twice))' is listed twice in layer_names")
     }
     return KerasWeightsFile(layers: try layerNames.map { name in
       try layer(name, in: container, groupPath: "\(containerPath)/\(name)")
@@ -182,22 +182,22 @@ private struct KerasReader {
   private func layer(_ name: String, in container: ID, groupPath: String) throws -> KerasWeightsFile.Layer {
     let h5 = library
     guard h5.linkExists(name, in: container) else {
-      throw HDF5Failure("layer '\(name)' is listed in layer_names but there is no group '\(groupPath)'")
+      throw HDF5Failure("layer '\(printable(name))' is listed in layer_names but there is no group '\(printable(groupPath))'")
     }
-    let group = try h5.valid(h5.H5Gopen2(container, name, HDF5Library.defaultList), "'\(groupPath)' is not a group")
+    let group = try h5.valid(h5.H5Gopen2(container, name, HDF5Library.defaultList), "'\(printable(groupPath))' is not a group")
     defer { _ = h5.H5Gclose(group) }
     guard let weightNames = try names("weight_names", of: group, at: groupPath) else {
-      throw HDF5Failure("layer group '\(groupPath)' has no 'weight_names' attribute")
+      throw HDF5Failure("layer group '\(printable(groupPath))' has no 'weight_names' attribute")
     }
     if let twice = Self.firstRepeated(weightNames) {
-      throw HDF5Failure("weight '\(twice)' is listed twice in weight_names of layer '\(name)'")
+      throw HDF5Failure("weight '\(printable(twice))' is listed twice in weight_names of layer '\(printable(name))'")
     }
     return KerasWeightsFile.Layer(name: name, weights: try weightNames.map { weightName in
       let datasetPath = "\(groupPath)/\(weightName)"
       guard h5.linkExists(weightName, in: group) else {
-        throw HDF5Failure("weight '\(weightName)' of layer '\(name)' has no dataset '\(datasetPath)'")
+        throw HDF5Failure("weight '\(printable(weightName))' of layer '\(printable(name))' has no dataset '\(printable(datasetPath))'")
       }
-      let dataset = try h5.valid(h5.H5Dopen2(group, weightName, HDF5Library.defaultList), "'\(datasetPath)' is not a dataset")
+      let dataset = try h5.valid(h5.H5Dopen2(group, weightName, HDF5Library.defaultList), "'\(printable(datasetPath))' is not a dataset")
       defer { _ = h5.H5Dclose(dataset) }
       let (shape, values) = try floats(dataset, at: datasetPath)
       return KerasWeightsFile.Weight(name: weightName, shape: shape, values: values)
@@ -208,34 +208,34 @@ private struct KerasReader {
   /// than converted: a float64 or float16 file is not what the weights claim.
   private func floats(_ dataset: ID, at path: String) throws -> ([Int], [Float]) {
     let h5 = library
-    let type = try h5.valid(h5.H5Dget_type(dataset), "cannot read the type of dataset '\(path)'")
+    let type = try h5.valid(h5.H5Dget_type(dataset), "cannot read the type of dataset '\(printable(path))'")
     defer { _ = h5.H5Tclose(type) }
     guard h5.H5Tget_class(type) == HDF5Library.floatClass, h5.H5Tget_size(type) == 4 else {
-      throw HDF5Failure("dataset '\(path)' holds \(h5.typeName(type)) values; only float32 is read")
+      throw HDF5Failure("dataset '\(printable(path))' holds \(h5.typeName(type)) values; only float32 is read")
     }
-    let space = try h5.valid(h5.H5Dget_space(dataset), "cannot read the shape of dataset '\(path)'")
+    let space = try h5.valid(h5.H5Dget_space(dataset), "cannot read the shape of dataset '\(printable(path))'")
     defer { _ = h5.H5Sclose(space) }
-    let shape = try self.shape(of: space, "dataset '\(path)'")
+    let shape = try self.shape(of: space, "dataset '\(printable(path))'")
     guard let count = tensorSize(shape: shape, elementSize: 4)?.count else {
-      throw HDF5Failure("dataset '\(path)' has shape \(shape), too large to address")
+      throw HDF5Failure("dataset '\(printable(path))' has shape \(shape), too large to address")
     }
     guard count <= KerasWeightsFile.maxValuesPerWeight else {
-      throw HDF5Failure("dataset '\(path)' has shape \(shape), \(count) values, more than the 2^28 accepted")
+      throw HDF5Failure("dataset '\(printable(path))' has shape \(shape), \(count) values, more than the 2^28 accepted")
     }
     tally.values += count
     guard tally.values <= KerasWeightsFile.maxValuesPerFile else {
-      throw HDF5Failure("the datasets up to '\(path)' hold \(tally.values) values, more than the 2^28 accepted in one file")
+      throw HDF5Failure("the datasets up to '\(printable(path))' hold \(tally.values) values, more than the 2^28 accepted in one file")
     }
     // A dataset declared but never written reads back as its fill value:
     // a few bytes of file that would claim any number of weights.
     if count > 0 && h5.H5Dget_storage_size(dataset) == 0 {
-      throw HDF5Failure("dataset '\(path)' of shape \(shape) has no values stored in the file (never written)")
+      throw HDF5Failure("dataset '\(printable(path))' of shape \(shape) has no values stored in the file (never written)")
     }
     var values = [Float](repeating: 0, count: count)
     // An empty selection needs no read (and libhdf5 refuses a null buffer).
     if count > 0 {
       try h5.check(h5.H5Dread(dataset, h5.nativeFloat, HDF5Library.wholeSelection, HDF5Library.wholeSelection,
-                              HDF5Library.defaultList, &values), "cannot read dataset '\(path)'")
+                              HDF5Library.defaultList, &values), "cannot read dataset '\(printable(path))'")
     }
     return (shape, values)
   }
@@ -404,12 +404,12 @@ private struct KerasWriter {
                              "cannot make a dataspace of shape \(weight.shape) for '\(path)'")
     defer { _ = h5.H5Sclose(space) }
     let dataset = try h5.valid(h5.H5Dcreate2(group, weight.name, h5.littleEndianFloat, space, linkList, HDF5Library.defaultList, HDF5Library.defaultList),
-                               "cannot create dataset '\(path)'")
+                               "cannot create dataset '\(printable(path))'")
     defer { _ = h5.H5Dclose(dataset) }
     // An empty dataset needs no write (and libhdf5 refuses a null buffer).
     if !weight.values.isEmpty {
       try h5.check(h5.H5Dwrite(dataset, h5.nativeFloat, HDF5Library.wholeSelection, HDF5Library.wholeSelection,
-                               HDF5Library.defaultList, weight.values), "cannot write dataset '\(path)'")
+                               HDF5Library.defaultList, weight.values), "cannot write dataset '\(printable(path))'")
     }
   }
 

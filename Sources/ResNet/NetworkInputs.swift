@@ -1,6 +1,5 @@
 import ConvCore
 import Foundation
-import ResNet
 
 /// Weights and input for a network run: seeded, or read from files.
 public struct NetworkInputs: Sendable {

@@ -67,38 +67,38 @@ public enum Safetensors {
     }
     spans.sort { ($0.start, $0.name) < ($1.start, $1.name) }
     for (a, b) in zip(spans, spans.dropFirst()) where b.start < a.end {
-      throw WeightsFileError("\(source): tensors '\(a.name)' (bytes \(a.start)..<\(a.end)) and '\(b.name)' (bytes \(b.start)..<\(b.end)) overlap in the data section")
+      throw WeightsFileError("\(source): tensors '\(printable(a.name))' (bytes \(a.start)..<\(a.end)) and '\(printable(b.name))' (bytes \(b.start)..<\(b.end)) overlap in the data section")
     }
     var dict = StateDict()
     var nonFloat: [String: String] = [:]
     for (name, value) in header where name != "__metadata__" {
       guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
             let shapeAny = entry["shape"] as? [Any], let offsetsAny = entry["data_offsets"] as? [Any]
-      else { throw WeightsFileError("\(source): header entry for tensor '\(name)' lacks dtype, shape or data_offsets") }
+      else { throw WeightsFileError("\(source): header entry for tensor '\(printable(name))' lacks dtype, shape or data_offsets") }
       let shape = try shapeAny.map { v -> Int in
         guard let n = (v as? NSNumber)?.intValue, n >= 0, (v as? NSNumber)?.doubleValue == Double(n) else {
-          throw WeightsFileError("\(source): tensor '\(name)' has a malformed shape \(shapeAny)")
+          throw WeightsFileError("\(source): tensor '\(printable(name))' has a malformed shape \(shapeAny)")
         }
         return n
       }
       let offsets = try offsetsAny.map { v -> Int in
         guard let n = (v as? NSNumber)?.intValue, n >= 0, (v as? NSNumber)?.doubleValue == Double(n) else {
-          throw WeightsFileError("\(source): tensor '\(name)' has malformed data_offsets \(offsetsAny)")
+          throw WeightsFileError("\(source): tensor '\(printable(name))' has malformed data_offsets \(offsetsAny)")
         }
         return n
       }
-      guard let elementSize = dtypeSizes[dtype] else { throw WeightsFileError("\(source): tensor '\(name)' has unknown dtype '\(dtype)'") }
+      guard let elementSize = dtypeSizes[dtype] else { throw WeightsFileError("\(source): tensor '\(printable(name))' has unknown dtype '\(printable(dtype))'") }
       guard offsets.count == 2, offsets[0] <= offsets[1] else {
-        throw WeightsFileError("\(source): tensor '\(name)' has malformed data_offsets \(offsets)")
+        throw WeightsFileError("\(source): tensor '\(printable(name))' has malformed data_offsets \(offsets)")
       }
       guard offsets[1] <= dataLength else {
-        throw WeightsFileError("\(source): truncated: tensor '\(name)' ends at byte \(offsets[1]) of the data section, which has \(dataLength) bytes")
+        throw WeightsFileError("\(source): truncated: tensor '\(printable(name))' ends at byte \(offsets[1]) of the data section, which has \(dataLength) bytes")
       }
       guard let (count, needed) = tensorSize(shape: shape, elementSize: elementSize) else {
-        throw WeightsFileError("\(source): tensor '\(name)' has shape \(shape), too large to address")
+        throw WeightsFileError("\(source): tensor '\(printable(name))' has shape \(shape), too large to address")
       }
       guard needed == offsets[1] - offsets[0] else {
-        throw WeightsFileError("\(source): tensor '\(name)' of shape \(shape) and dtype \(dtype) needs \(needed) bytes but its data_offsets span \(offsets[1] - offsets[0])")
+        throw WeightsFileError("\(source): tensor '\(printable(name))' of shape \(shape) and dtype \(printable(dtype)) needs \(needed) bytes but its data_offsets span \(offsets[1] - offsets[0])")
       }
       guard dtype == "F32" else { nonFloat[name] = dtype; continue }
       var values = [Float](repeating: 0, count: count)

@@ -163,7 +163,7 @@ public struct Plan: Codable, Sendable {
       }
       guard seen.insert(shape.descriptor).inserted else { throw PlanError("\(source): shape '\(shape.descriptor)' appears twice") }
       guard BackendConfig(parsing: shape.config) != nil else {
-        throw PlanError("\(source): shape '\(shape.descriptor)' has a malformed config '\(shape.config)'")
+        throw PlanError("\(source): shape '\(shape.descriptor)' has a malformed config '\(printable(shape.config))'")
       }
     }
     return plan
@@ -229,17 +229,17 @@ public struct Plan: Codable, Sendable {
         throw PlanError("plan has no entry for shape \(layer.problem.descriptor) (layer \(layer.name))")
       }
       guard let backend = BackendRegistry.named(shape.backend) else {
-        throw PlanError("plan names unknown backend '\(shape.backend)' for \(shape.descriptor); known: \(BackendRegistry.names.joined(separator: ", "))")
+        throw PlanError("plan names unknown backend '\(printable(shape.backend))' for \(shape.descriptor); known: \(BackendRegistry.names.joined(separator: ", "))")
       }
       guard let config = BackendConfig(parsing: shape.config) else {
-        throw PlanError("plan has a malformed configuration '\(shape.config)' for \(shape.descriptor)")
+        throw PlanError("plan has a malformed configuration '\(printable(shape.config))' for \(shape.descriptor)")
       }
       if config != .default && !backend.configurations(for: layer.problem).contains(config) {
         // A configuration the search space no longer lists may still be one
         // the backend accepts (another machine's vector width): ask it.
         if backend.availability.isAvailable,
            (try? backend.prepare(layer.problem, weights: .random(for: layer.problem, seed: 0), config: config)) == nil {
-          throw PlanError("plan names configuration '\(shape.config)' that \(backend.name) does not offer for \(shape.descriptor)")
+          throw PlanError("plan names configuration '\(printable(shape.config))' that \(backend.name) does not offer for \(shape.descriptor)")
         }
       }
       return (backend, config)

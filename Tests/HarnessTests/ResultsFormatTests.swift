@@ -168,6 +168,10 @@ final class ResultsFormatTests: XCTestCase {
     XCTAssertEqual(r.status, 0, r.stderr)
     let candidates = try BenchmarkRecord.load(csv).filter { $0["scope"] == "network" }.map { $0["candidate"] }
     XCTAssertEqual(candidates, ["tiled-simd", "fast", "other"])
+    // The candidates judged against the first plan, round by round.
+    let ratios = r.stdout.split(separator: "\n").first { $0.hasPrefix("÷ fast, round by round") }
+    XCTAssertNotNil(ratios, r.stdout)
+    XCTAssertTrue(ratios?.contains("tiled-simd ") == true && ratios?.contains("other ") == true, "\(ratios ?? "")")
   }
 }
 

@@ -81,6 +81,9 @@ final class WeightsFileTests: XCTestCase {
       (file(header: "[1,2]"), "malformed JSON header"),
       (file(header: #"{"a":{"dtype":"F32","shape":[2]}}"#), "tensor 'a' lacks dtype, shape or data_offsets"),
       (file(header: #"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "unknown dtype 'Q4'"),
+      // A name holding a line break is quoted escaped, so the message stays one line.
+      (file(header: #"{"a\nb":{"dtype":"Q\n4","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)),
+       "tensor 'a\\u{a}b' has unknown dtype 'Q\\u{a}4'"),
       (file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "needs 12 bytes"),
       (file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: [UInt8](repeating: 0, count: 8)), "malformed data_offsets"),
       (file(header: #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)), "malformed shape"),
