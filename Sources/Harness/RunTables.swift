@@ -29,7 +29,7 @@ public enum RunTables {
     }
     var out = table.render()
     out += pairedRatios(r)
-    out += "\(r.timings.first?.samples.count ?? 0) interleaved rounds (order seed \(r.record.seed)); FMA peak \(r.peak.summary) (measured now); fingerprint \(r.fingerprint.id)\n"
+    out += "\(r.timings.map(\.samples.count).max() ?? 0) interleaved rounds (order seed \(r.record.seed)); FMA peak \(r.peak.summary) (measured now); fingerprint \(r.fingerprint.id)\n"
     out += "machine: \(r.load.summary)\n"
     if let first = r.timings.first {
       out += "top-5 (\(first.name), image 0): " + Pooling.topK(first.probabilities[0..<net.classes], k: 5)
