@@ -53,18 +53,26 @@ usage or input error, or when the comparison could not be run.
 """
 
 import contextlib
+import csv
 import io
+import json
+import math
 import os
+import random
+import select
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import warnings
 from pathlib import Path
 
 from peer_common import (REPO_ROOT, ArgumentParser, ComparisonError, Logger, format_table, install_missing,
                          machine_lock, own_check_line, pair_rows, pairs_text, project_timings, ratio_summary,
-                         read_tool_facts, run_project, time_calls, worst_agreement, write_csv)
+                         read_tool_facts, run_project, tail, time_calls, worst_agreement, write_csv)
 
 VARIANTS = ("keras", "keras-same")
 # Import name -> PyPI name of what the script needs beyond the standard library.
@@ -267,6 +275,182 @@ def run_resnet_bench(args, binary, weights, image_path, csv_path, logits_path, l
     return run_project(command, csv_path, log_path, log)
 
 
+# --- interleaved rounds -----------------------------------------------------
+
+def paired_ratio(numerator, denominator):
+    """Hodges-Lehmann estimate of the ratio of two series measured in the same
+    rounds (the median of the Walsh averages of the per-round log-ratios) and
+    the 95% Wilcoxon signed-rank interval (normal approximation of the rank
+    statistic, which is close at the 10 or more rounds this is used with)."""
+    d = [math.log(a / b) for a, b in zip(numerator, denominator) if a > 0 and b > 0]
+    n = len(d)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    k = int(n * (n + 1) / 4 - 1.959964 * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
+    low, high = (math.exp(walsh[k - 1]), math.exp(walsh[-k])) if 1 <= k <= len(walsh) else (0.0, math.inf)
+    return math.exp(statistics.median(walsh)), low, high
+
+
+class LockstepPartner:
+    """Drives one `resnet-bench run --lockstep PREFIX` process: `turn()` lets it
+    run one round (its set-up too, on the first turn) and returns True when it
+    handed the turn back, False when it exited instead (its final turn)."""
+
+    def __init__(self, command, prefix, log_path):
+        self.prefix = str(prefix)
+        for end in (".go", ".done"):
+            Path(self.prefix + end).unlink(missing_ok=True)
+            os.mkfifo(self.prefix + end)
+        # Held open read-write here, so neither open blocks and a write never does.
+        self.go = os.open(self.prefix + ".go", os.O_RDWR)
+        self.done = os.open(self.prefix + ".done", os.O_RDWR)
+        self.out = open(log_path, "ab")
+        self.out.write(("$ " + " ".join(str(c) for c in command) + "\n").encode())
+        self.out.flush()
+        self.process = subprocess.Popen([str(c) for c in command], cwd=REPO_ROOT, stdout=self.out,
+                                        stderr=subprocess.STDOUT)
+
+    def turn(self):
+        os.write(self.go, b"go\n")
+        while True:
+            ready, _, _ = select.select([self.done], [], [], 0.2)
+            if ready:
+                os.read(self.done, 64)
+                return True
+            if self.process.poll() is not None:
+                return False
+
+    def close(self):
+        code = self.process.wait()
+        os.close(self.go)
+        os.close(self.done)
+        self.out.close()
+        return code
+
+
+def compare_interleaved(args, binary, weights, image, image_path, workdir, infer, flatbuffer, facts):
+    """The --interleave measurement and report; returns the exit code."""
+    bench_json = workdir / "resnet-bench.json"
+    bench_logits = workdir / "resnet-bench-logits.npy"
+    bench_log = workdir / "resnet-bench.log"
+    command = [binary, "run", "--model", "resnet50", "--variant", args.variant, "--weights", weights,
+               "--input", image_path, "--dump-logits", bench_logits, "--json", bench_json,
+               "--threads", args.threads, "--batch", args.batch, "--size", args.size,
+               "--backends", args.backends, "--repetitions", args.repetitions, "--warmup", args.warmup,
+               "--lockstep", workdir / "turns"]
+    if args.plan != "none":
+        command += ["--plan", args.plan if args.plan == "auto" else Path(args.plan).resolve()]
+    x = tf.constant(image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=args.threads)
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(inp["index"], list(image.shape))
+    interpreter.allocate_tensors()
+
+    def lite():
+        interpreter.set_tensor(inp["index"], image)
+        interpreter.invoke()
+        return interpreter.get_tensor(out["index"])
+
+    peers = {tf_name(): lambda: infer(x).numpy(), tflite_name(): lite}
+    rng = random.Random(args.seed)
+    peer_times = {name: [] for name in peers}
+    peer_logits = {}
+    log(f"{args.warmup} warm-up and {args.repetitions} timed rounds, resnet-bench ({args.backends}) under "
+        f"`run --lockstep`, {tf_name()} and {tflite_name()} taking turns with it (log: {bench_log})")
+
+    def peer_round():
+        names = list(peers)
+        rng.shuffle(names)
+        for name in names:
+            start = time.perf_counter()
+            peer_logits[name] = peers[name]()
+            peer_times[name].append((time.perf_counter() - start) * 1e3)
+
+    with machine_lock(args.lock, log):
+        partner = LockstepPartner(command, workdir / "turns", bench_log)
+        turns = 0
+        while True:
+            peers_first = rng.random() < 0.5
+            if peers_first and turns > 0:
+                peer_round()
+            if not partner.turn():
+                break
+            turns += 1
+            if not peers_first or turns == 1:
+                peer_round()
+        code = partner.close()
+    if code not in (0, 1) or not bench_json.is_file():
+        raise ComparisonError(f"resnet-bench run exited {code}:\n{tail(bench_log)}")
+    document = json.loads(bench_json.read_text())
+    bench = {}
+    for entry in document["benchmarks"]:
+        if entry.get("run_type") == "iteration" and entry.get("scope") == "network":
+            bench.setdefault(entry["candidate"], {})[entry["repetition_index"]] = float(entry["real_time"])
+    # Peer round t ran beside resnet-bench's turn t; its timed rounds are the
+    # turns after the warm-up ones.
+    timed = {name: times[args.warmup:args.warmup + args.repetitions] for name, times in peer_times.items()}
+    series = {c: [v[i] for i in sorted(v)] for c, v in bench.items()}
+    rounds = min(len(t) for t in [*timed.values(), *series.values()])
+    if rounds < 6:
+        raise ComparisonError(f"only {rounds} rounds were timed on every side; at least 6 are needed for an interval")
+    series = {c: v[:rounds] for c, v in series.items()}
+    timed = {n: v[:rounds] for n, v in timed.items()}
+
+    def summary(values):
+        p10, median, p90 = np.percentile(np.asarray(values), [10, 50, 90])
+        return median, p10, p90
+
+    print(f"resnet50 {args.variant}, batch {args.batch}, {args.size}×{args.size}, {args.threads} threads, seed "
+          f"{args.seed}; {rounds} interleaved rounds (each: every resnet-bench row once, {tf_name()} once, "
+          f"{tflite_name()} once, order drawn per round); ratios paired round by round, Hodges-Lehmann with a 95% "
+          f"interval")
+    headers = ["runtime", "median ms", "p10 ms", "p90 ms", "img/s", f"÷ {tflite_name()}", f"÷ {tf_name()}"]
+    table, rows = [], []
+    for name, values in [*timed.items(), *series.items()]:
+        median, p10, p90 = summary(values)
+        row = {"runtime": name, "median_ms": median, "p10_ms": p10, "p90_ms": p90,
+               "images_per_s": args.batch * 1e3 / median, "rounds": rounds}
+        cells = [name, f"{median:.2f}", f"{p10:.2f}", f"{p90:.2f}", f"{row['images_per_s']:.1f}"]
+        for key, peer in (("tflite", tflite_name()), ("tf", tf_name())):
+            if name == peer:
+                cells.append("1")
+                row.update({f"ratio_to_{key}": 1.0, f"ratio_to_{key}_low": 1.0, f"ratio_to_{key}_high": 1.0})
+                continue
+            ratio, low, high = paired_ratio(values, timed[peer])
+            cells.append(f"{ratio:.3f} ({low:.3f}–{high:.3f})")
+            row.update({f"ratio_to_{key}": ratio, f"ratio_to_{key}_low": low, f"ratio_to_{key}_high": high})
+        table.append(cells)
+        rows.append(row)
+    widths = [max(len(h), *(len(c[i]) for c in table)) for i, h in enumerate(headers)]
+    fmt = lambda fields: "  ".join(f.ljust(w) if i == 0 else f.rjust(w) for i, (f, w) in enumerate(zip(fields, widths)))
+    print("\n".join([fmt(headers), fmt(["-" * w for w in widths]), *map(fmt, table)]))
+
+    reference = peer_logits[tf_name()]
+    checked = next(iter(series))
+    ok_bench, line = worst_agreement(f"resnet-bench ({checked}) vs {tf_name()}", [np.load(bench_logits)], reference,
+                                     facts, facts.tolerance(checked))
+    print(line)
+    ok_peers, line = worst_agreement(f"{tflite_name()} vs {tf_name()}", [peer_logits[tflite_name()]], reference,
+                                     facts, facts.tolerance("direct"))
+    print(line)
+    if code == 1:
+        print(f"resnet-bench's own Float64-reference check FAILED (see {bench_log})")
+    if args.csv is not None:
+        context = {"model": "resnet50", "variant": args.variant, "batch": args.batch, "input_size": args.size,
+                   "threads": args.threads}
+        fields = [*context, "runtime", "rounds", "median_ms", "p10_ms", "p90_ms", "images_per_s",
+                  "ratio_to_tflite", "ratio_to_tflite_low", "ratio_to_tflite_high",
+                  "ratio_to_tf", "ratio_to_tf_low", "ratio_to_tf_high"]
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({**context, **row})
+        log(f"wrote {len(rows)} rows to {args.csv}")
+    return 0 if ok_bench and ok_peers and code == 0 else 1
+
+
 # --- main ------------------------------------------------------------------
 
 def parse_args(argv):
@@ -302,6 +486,11 @@ def parse_args(argv):
     parser.add_argument("--csv", type=Path,
                         help="also write every row (pair, runtime, median_ms, p10_ms, p90_ms, ratio_to_best_peer) "
                              "as CSV to this file")
+    parser.add_argument("--interleave", action="store_true",
+                        help="instead of pairs: one resnet-bench process under `run --lockstep` and the peers take "
+                             "turns round by round (each round every resnet-bench row once, TensorFlow once, TFLite "
+                             "once, the order drawn per round), and each ratio is paired round by round "
+                             "(Hodges-Lehmann with a 95%% signed-rank interval); --repetitions rounds, --pairs ignored")
     parser.add_argument("--lock", type=Path, default=Path("/tmp/swift-build.lock"),
                         help="lock file that builds on this machine hold; timings wait for it")
     args = parser.parse_args(argv)
@@ -343,6 +532,9 @@ def compare(args, workdir):
         check_round_trip(model, weights, args.variant, args.size, stage_blocks, args.seed, image)
         infer = tf.function(lambda x: model(x, training=False))
         flatbuffer = to_tflite(model)
+
+    if args.interleave:
+        return compare_interleaved(args, binary, weights, image, image_path, workdir, infer, flatbuffer, facts)
 
     rows, peer_logits, bench_outputs, bench_failed = [], {}, [], False
     for pair in range(1, args.pairs + 1):
