@@ -35,14 +35,16 @@ cd "$(dirname "$0")/.."
 base_ref=${1:-HEAD~1}
 threshold=${2:-5}
 rounds=${ROUNDS:-16}
-max_rounds=${MAX_ROUNDS:-$((2 * ${rounds:-0}))}
 repetitions=${REPETITIONS:-4}
 model=${MODEL:-resnet50}
 backends=${BACKENDS:-tiled-simd,winograd}
 root=${AB_ROOT:-.build-ab}
 fail() { echo "ci-regression: $*" >&2; exit 2; }
 case $threshold in ''|*[!0-9.]*) fail "THRESHOLD_PERCENT must be a number, got '$threshold'";; esac
-for v in rounds max_rounds repetitions; do case ${!v} in ''|*[!0-9]*|0) fail "${v^^} must be a positive whole number, got '${!v}'";; esac; done
+for v in rounds repetitions; do case ${!v} in ''|*[!0-9]*|0) fail "${v^^} must be a positive whole number, got '${!v}'";; esac; done
+max_rounds=${MAX_ROUNDS:-$((2 * rounds))}
+case $max_rounds in ''|*[!0-9]*|0) fail "MAX_ROUNDS must be a positive whole number, got '$max_rounds'";; esac
+((max_rounds >= rounds)) || fail "MAX_ROUNDS ($max_rounds) must be at least ROUNDS ($rounds)"
 base_commit=$(git rev-parse --verify --quiet "$base_ref^{commit}") || fail "unknown BASE_REF '$base_ref'"
 
 scripts/setup.sh
@@ -105,7 +107,6 @@ turn() {  # side fd_go fd_done
 declare -A pid live
 start=$(date +%s)
 RANDOM=$((16#${base_commit:0:6}))
-((max_rounds >= rounds)) || fail "MAX_ROUNDS ($max_rounds) must be at least ROUNDS ($rounds)"
 # Rounds until ROUNDS of them were measured on a quiet machine (or MAX_ROUNDS ran).
 quiet=0
 for ((r = 1; r <= max_rounds; r++)); do
