@@ -72,7 +72,7 @@ from pathlib import Path
 
 from peer_common import (REPO_ROOT, ArgumentParser, ComparisonError, Logger, format_table, install_missing,
                          machine_lock, own_check_line, pair_rows, pairs_text, project_timings, ratio_summary,
-                         read_tool_facts, run_project, tail, time_calls, worst_agreement, write_csv)
+                         read_tool_facts, run_project, summarize, tail, time_calls, worst_agreement, write_csv)
 
 VARIANTS = ("keras", "keras-same")
 # Import name -> PyPI name of what the script needs beyond the standard library.
@@ -233,10 +233,11 @@ def time_tf(infer, image, warmup, repetitions):
     return time_calls(lambda: infer(x).numpy(), warmup, repetitions)
 
 
-def time_tflite(flatbuffer, image, threads, warmup, repetitions):
-    """Returns (timing summary, logits of the last run). The interpreter, with
-    its default XNNPACK delegate and thread pool, lives only in here."""
-    with warnings.catch_warnings():  # its deprecation notice in favour of ai_edge_litert, once per Q
+def tflite_inference(flatbuffer, image, threads):
+    """A TFLite interpreter (its default XNNPACK delegate and thread pool)
+    ready for `image`, as a call that runs one inference and returns the
+    logits; the interpreter lives as long as the call."""
+    with warnings.catch_warnings():  # its deprecation notice in favour of ai_edge_litert
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
@@ -248,7 +249,13 @@ def time_tflite(flatbuffer, image, threads, warmup, repetitions):
         interpreter.invoke()
         return interpreter.get_tensor(out["index"])
 
-    return time_calls(infer, warmup, repetitions)
+    return infer
+
+
+def time_tflite(flatbuffer, image, threads, warmup, repetitions):
+    """Returns (timing summary, logits of the last run), on an interpreter of
+    its own (made for this Q only)."""
+    return time_calls(tflite_inference(flatbuffer, image, threads), warmup, repetitions)
 
 
 def time_peers(infer, flatbuffer, image, threads, warmup, repetitions):
@@ -260,18 +267,25 @@ def time_peers(infer, flatbuffer, image, threads, warmup, repetitions):
 
 # --- resnet-bench ------------------------------------------------------------
 
-def run_resnet_bench(args, binary, weights, image_path, csv_path, logits_path, log_path):
-    """P of a pair: one `resnet-bench run` on the Keras network. The only
-    place that knows this command line. It needs the binary to read Keras .h5
+def resnet_bench_command(args, binary, weights, image_path, logits_path, output):
+    """The `resnet-bench run` command on the Keras network: the only place
+    that knows this command line. It needs the binary to read Keras .h5
     weights and run the `keras` and `keras-same` variants (ResNet-50 v1 with
     biased convolutions, BatchNorm epsilon 1.001e-5, and the stem of the
-    variant). Returns (network rows, whether resnet-bench's own check failed)."""
+    variant). `output`: the options that say where the timings go."""
     command = [binary, "run", "--model", "resnet50", "--variant", args.variant, "--weights", weights,
-               "--input", image_path, "--dump-logits", logits_path, "--csv", csv_path,
+               "--input", image_path, "--dump-logits", logits_path, *output,
                "--threads", args.threads, "--batch", args.batch, "--size", args.size,
                "--backends", args.backends, "--repetitions", args.repetitions, "--warmup", args.warmup]
     if args.plan != "none":
         command += ["--plan", args.plan if args.plan == "auto" else Path(args.plan).resolve()]
+    return command
+
+
+def run_resnet_bench(args, binary, weights, image_path, csv_path, logits_path, log_path):
+    """P of a pair: one `resnet-bench run` process. Returns (network rows,
+    whether resnet-bench's own check failed)."""
+    command = resnet_bench_command(args, binary, weights, image_path, logits_path, ["--csv", csv_path])
     return run_project(command, csv_path, log_path, log)
 
 
@@ -332,27 +346,10 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
     bench_json = workdir / "resnet-bench.json"
     bench_logits = workdir / "resnet-bench-logits.npy"
     bench_log = workdir / "resnet-bench.log"
-    command = [binary, "run", "--model", "resnet50", "--variant", args.variant, "--weights", weights,
-               "--input", image_path, "--dump-logits", bench_logits, "--json", bench_json,
-               "--threads", args.threads, "--batch", args.batch, "--size", args.size,
-               "--backends", args.backends, "--repetitions", args.repetitions, "--warmup", args.warmup,
-               "--lockstep", workdir / "turns"]
-    if args.plan != "none":
-        command += ["--plan", args.plan if args.plan == "auto" else Path(args.plan).resolve()]
+    command = resnet_bench_command(args, binary, weights, image_path, bench_logits,
+                                   ["--json", bench_json, "--lockstep", workdir / "turns"])
     x = tf.constant(image)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=args.threads)
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    interpreter.resize_tensor_input(inp["index"], list(image.shape))
-    interpreter.allocate_tensors()
-
-    def lite():
-        interpreter.set_tensor(inp["index"], image)
-        interpreter.invoke()
-        return interpreter.get_tensor(out["index"])
-
-    peers = {tf_name(): lambda: infer(x).numpy(), tflite_name(): lite}
+    peers = {tf_name(): lambda: infer(x).numpy(), tflite_name(): tflite_inference(flatbuffer, image, args.threads)}
     rng = random.Random(args.seed)
     peer_times = {name: [] for name in peers}
     peer_logits = {}
@@ -397,10 +394,6 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
     series = {c: v[:rounds] for c, v in series.items()}
     timed = {n: v[:rounds] for n, v in timed.items()}
 
-    def summary(values):
-        p10, median, p90 = np.percentile(np.asarray(values), [10, 50, 90])
-        return median, p10, p90
-
     print(f"resnet50 {args.variant}, batch {args.batch}, {args.size}×{args.size}, {args.threads} threads, seed "
           f"{args.seed}; {rounds} interleaved rounds (each: every resnet-bench row once, {tf_name()} once, "
           f"{tflite_name()} once, order drawn per round); ratios paired round by round, Hodges-Lehmann with a 95% "
@@ -408,10 +401,9 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
     headers = ["runtime", "median ms", "p10 ms", "p90 ms", "img/s", f"÷ {tflite_name()}", f"÷ {tf_name()}"]
     table, rows = [], []
     for name, values in [*timed.items(), *series.items()]:
-        median, p10, p90 = summary(values)
-        row = {"runtime": name, "median_ms": median, "p10_ms": p10, "p90_ms": p90,
-               "images_per_s": args.batch * 1e3 / median, "rounds": rounds}
-        cells = [name, f"{median:.2f}", f"{p10:.2f}", f"{p90:.2f}", f"{row['images_per_s']:.1f}"]
+        row = {"runtime": name, **summarize(values), "rounds": rounds}
+        row["images_per_s"] = args.batch * 1e3 / row["median_ms"]
+        cells = [name, *(f"{row[k]:.2f}" for k in ("median_ms", "p10_ms", "p90_ms")), f"{row['images_per_s']:.1f}"]
         for key, peer in (("tflite", tflite_name()), ("tf", tf_name())):
             if name == peer:
                 cells.append("1")

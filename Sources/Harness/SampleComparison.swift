@@ -63,7 +63,7 @@ public enum SampleComparison {
     var base = base, current = current
     var excluded = 0
     if base.count > 1 && base.count == current.count {
-      let keep = base.indices.filter { !base[$0].busy && !current[$0].busy }
+      let keep = quietRounds(base, current)
       excluded = base.count - keep.count
       if keep.count >= 2 { (base, current) = (keep.map { base[$0] }, keep.map { current[$0] }) } else { excluded = 0 }
     } else {
@@ -131,7 +131,12 @@ public enum SampleComparison {
     guard base.count == current.count else {
       throw Compare.UnusableInput(message: "the sides hold \(base.count) and \(current.count) results files; round pairs need the same number")
     }
-    return zip(base, current).filter { !$0.busy && !$1.busy }.count
+    return quietRounds(base, current).count
+  }
+
+  /// The round indices at which neither side's file was measured busy (sides of equal length).
+  static func quietRounds(_ base: [GoogleBenchmarkJSON.Document], _ current: [GoogleBenchmarkJSON.Document]) -> [Int] {
+    base.indices.filter { !base[$0].busy && !current[$0].busy }
   }
 
   /// `names` without repeats, in first-seen order.
