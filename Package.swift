@@ -37,16 +37,18 @@ let package = Package(
 
     /// ConvProblem, descriptors, the backend protocol, the Float64 reference,
     /// tolerances, aligned storage and the thread pool.
-    .target(name: "ConvCore", swiftSettings: hostTuned),
+    .target(name: "ConvCore", dependencies: ["_CacheShims"], swiftSettings: hostTuned),
     /// Every convolution backend, the shared kernels (Kernels/: the register-tile
     /// table, the outer-product microkernel, the packed GEMM) and the one
     /// registry that lists the backends. The only module built unchecked.
-    .target(name: "ConvBackends", dependencies: ["ConvCore", "_LoaderShims"], swiftSettings: kernelTuned),
+    .target(name: "ConvBackends", dependencies: ["ConvCore", "_LoaderShims", "_CacheShims"], swiftSettings: kernelTuned),
 
     // MARK: - Implementation details
 
     /// `dladdr` for the BLAS provenance check; not an API (see its README).
     .target(name: "_LoaderShims", exclude: ["README.md"]),
+    /// Prefetch, cache-line flush and fence, inlined into Swift; not an API (see its README).
+    .target(name: "_CacheShims", exclude: ["README.md"]),
     /// The signal handler that removes an interrupted atomic write's temporary; not an API.
     .target(name: "_SignalShims", exclude: ["README.md"]),
 

@@ -103,6 +103,10 @@ enum PackedGemm {
           let j0 = p * width
           let columns = min(width, n - j0)
           let weights = o.b.panel(p) + k0 * width
+          // The next panel's slice streams in while this one is reused.
+          var prefetch = p + 1 < o.b.panelCount
+            ? OuterProductMicrokernel.PrefetchStream(o.b.panel(p + 1) + k0 * width, count: kc * width)
+            : .none(weights)
           var i = i0
           while i < i0 + mc {
             let rows = min(MR, i0 + mc - i)
@@ -116,16 +120,16 @@ enum PackedGemm {
             switch (rows > shortRows, columns > V.scalarCount) {
             case (true, true):
               tile(InlineArray<MR, InlineArray<NR, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
-                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue)
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
             case (true, false):
               tile(InlineArray<MR, InlineArray<1, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
-                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue)
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
             case (false, true):
               tile(InlineArray<4, InlineArray<NR, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
-                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue)
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
             case (false, false):
               tile(InlineArray<4, InlineArray<1, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
-                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue)
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
             }
             i += rows
           }
@@ -144,14 +148,14 @@ enum PackedGemm {
     _: InlineArray<TR, InlineArray<TV, V>>.Type,
     a: UnsafePointer<Float>, lda: Int, kc: Int, weights: UnsafePointer<Float>, width: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, extent: OuterProductMicrokernel.TileExtent,
-    loadC: Bool, epilogue: OuterProductMicrokernel.Epilogue
+    loadC: Bool, epilogue: OuterProductMicrokernel.Epilogue, prefetch: inout OuterProductMicrokernel.PrefetchStream
   ) where V.Scalar == Float {
     var acc: OuterProductMicrokernel.Accumulators<TR, TV, V> = OuterProductMicrokernel.zero()
     if loadC { OuterProductMicrokernel.load(&acc, from: c, ldc: ldc, extent: extent) }
     let rows = InlineArray<TR, UnsafePointer<Float>> { a + min($0, extent.rows - 1) * lda }
     OuterProductMicrokernel.accumulate(
       &acc, rows: rows, tapRows: 1, tapRowStride: 0, tapColumns: 1, tapColumnStride: 0, run: kc,
-      weights: weights, weightStride: width)
+      weights: weights, weightStride: width, prefetch: &prefetch)
     OuterProductMicrokernel.store(acc, to: c, ldc: ldc, extent: extent, epilogue: epilogue)
   }
 

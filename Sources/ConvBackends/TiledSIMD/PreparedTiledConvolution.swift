@@ -1,4 +1,5 @@
 import ConvCore
+import _CacheShims
 
 /// A tiled direct convolution with its weights packed into panels.
 ///
@@ -157,6 +158,11 @@ struct TiledConvolutionJob: @unchecked Sendable {
         let columns = min(width, groupOut - local)
         let channelOffset = group * groupIn + c0
         let panelWeights = job.weights.block(panel: panel, firstChannel: c0)
+        // The next panel's block streams in while this one is reused.
+        let blockFloats = job.kernelHeight * job.kernelWidth * block * width
+        var prefetch = panel + 1 < job.weights.panelCount
+          ? OuterProductMicrokernel.PrefetchStream(job.weights.block(panel: panel + 1, firstChannel: c0), count: blockFloats)
+          : .none(panelWeights)
         var q = firstPixel
         while q < endPixel {
           let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
@@ -167,10 +173,17 @@ struct TiledConvolutionJob: @unchecked Sendable {
           let rows = InlineArray<MR, UnsafePointer<Float>> { i in
             job.source + offsets[q + min(i, extent.rows - 1)] + channelOffset
           }
+          // The next tile's output (and residual) lines arrive during this
+          // tile's reduction rather than stalling its store.
+          for i in 0..<MR {
+            let row = min(q + MR + i, endPixel - 1) * outChannels + j0
+            resnet_bench_prefetch_for_write(job.output + row)
+            if let residual = job.residual, lastBlock { resnet_bench_prefetch(residual + row) }
+          }
           OuterProductMicrokernel.accumulate(
             &acc, rows: rows, tapRows: job.kernelHeight, tapRowStride: job.tapRowStride,
             tapColumns: tapColumns, tapColumnStride: job.tapColumnStride, run: run,
-            weights: panelWeights, weightStride: width)
+            weights: panelWeights, weightStride: width, prefetch: &prefetch)
           let epilogue = lastBlock
             ? OuterProductMicrokernel.Epilogue(
               bias: bias + panel * width, residual: job.residual.map { $0 + q * outChannels + j0 },
