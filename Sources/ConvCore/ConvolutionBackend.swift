@@ -227,10 +227,17 @@ public protocol PreparedConvolution: AnyObject, Sendable {
   /// streams from memory when they are not in cache. Winograd's transformed
   /// filters are α²/9 times the original's.
   var packedWeightBytes: Int { get }
+  /// The buffers holding those weights, so that a measurement can evict them
+  /// (`CacheEviction`) and time a run the way a layer runs inside a network,
+  /// whose weights do not stay in any cache from one inference to the next.
+  /// Every shipped backend lists them all (a test holds their size to
+  /// `packedWeightBytes`); the default, for a backend that keeps none, is empty.
+  var packedWeightBuffers: [AlignedBuffer] { get }
 }
 
 extension PreparedConvolution {
   public var lastPhaseTimes: PhaseTimes? { nil }
+  public var packedWeightBuffers: [AlignedBuffer] { [] }
   public var packedWeightBytes: Int { (problem.weightCount + problem.outChannels) * MemoryLayout<Float>.stride }
 
   /// Bytes one run touches at least once: the packed weights, the input, the

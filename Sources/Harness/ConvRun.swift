@@ -16,6 +16,9 @@ public struct ConvRunRequest {
   public var policy: SamplingPolicy
   public var seed: UInt64
   public var pool: ThreadPool
+  /// Evict each candidate's packed weights before every timed run (the bare
+  /// sgemm's too: it reads the same weights), as in a whole network.
+  public var coldWeights = false
 
   public init(problem: ConvProblem, backends: [any ConvolutionBackend], config: BackendConfig?, residual: Bool, relu: Bool,
               check: Bool, policy: SamplingPolicy, seed: UInt64, pool: ThreadPool) {
@@ -65,8 +68,10 @@ public enum ConvRun {
     let p = request.problem
     try MemoryBudget.check(p, reference: request.check)
     let trial = LayerTrial(problem: p, seed: request.seed, pool: request.pool)
+    trial.coldWeights = request.coldWeights
     var rows: [ConvRunResult.Row] = []
     var candidates: [() -> Void] = []
+    var evictions: [() -> Void] = []
     var timedRow: [(row: Int, bare: Bool)] = []
     var prepareds: [(row: Int, prepared: PreparedConvolution)] = []
     for b in request.backends {
@@ -81,9 +86,11 @@ public enum ConvRun {
       prepareds.append((rows.count - 1, prepared))
       let candidate = trial.candidate(prepared, residual: request.residual, relu: request.relu)
       candidates.append { candidate.run() }
+      evictions.append { candidate.evict() }
       timedRow.append((rows.count - 1, false))
       if let lowered = prepared as? GemmLowered {
         candidates.append(lowered.makeBareGemm())
+        evictions.append { candidate.evict() }
         timedRow.append((rows.count - 1, true))
         rows[rows.count - 1].bareGemm = (lowered.gemmShape, [])
       }
@@ -91,7 +98,7 @@ public enum ConvRun {
     guard !candidates.isEmpty else {
       return ConvRunResult(problem: p, rows: rows, record: nil, load: MachineLoad.between(.now(), .now(), cores: 1))
     }
-    let record = Sampler.sample(count: candidates.count, policy: request.policy, run: { candidates[$0]() })
+    let record = Sampler.sample(count: candidates.count, policy: request.policy, prepare: { evictions[$0]() }, run: { candidates[$0]() })
     for (i, t) in timedRow.enumerated() {
       if t.bare {
         rows[t.row].bareGemm?.samples = record.samples[i]

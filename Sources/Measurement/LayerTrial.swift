@@ -19,6 +19,10 @@ public final class LayerTrial: @unchecked Sendable {
   /// NHWC input and residual, seeded.
   public let input: AlignedBuffer
   public let residual: AlignedBuffer
+  /// Time every run with the candidate's packed weights evicted from the
+  /// caches first (`CacheEviction`), as they arrive inside a whole network;
+  /// off, a run finds them where the previous run left them.
+  public var coldWeights = false
   private var references: [Epilogue: [Float]] = [:]
 
   /// The two epilogues every check runs.
@@ -100,6 +104,8 @@ public final class LayerTrial: @unchecked Sendable {
     let residual: UnsafePointer<Float>?
     let relu: Bool
     let pool: ThreadPool
+    /// What `evict` flushes: the packed weights when the trial times cold weights.
+    let coldBuffers: [AlignedBuffer]
 
     init(_ prepared: PreparedConvolution, trial: LayerTrial, residual: Bool, relu: Bool) {
       self.prepared = prepared
@@ -109,6 +115,12 @@ public final class LayerTrial: @unchecked Sendable {
       self.residual = residual ? UnsafePointer(trial.residual.pointer) : nil
       self.relu = relu
       pool = trial.pool
+      coldBuffers = trial.coldWeights ? prepared.packedWeightBuffers : []
+    }
+
+    /// Before a timed run: evicts the weights when the trial times them cold.
+    public func evict() {
+      if !coldBuffers.isEmpty { CacheEviction.evict(coldBuffers) }
     }
 
     /// One run (what gets timed).
@@ -126,6 +138,6 @@ public final class LayerTrial: @unchecked Sendable {
 
   /// Times `candidates` in interleaved, shuffled rounds.
   public func time(_ candidates: [Candidate], policy: SamplingPolicy) -> SamplingRecord {
-    Sampler.sample(count: candidates.count, policy: policy, run: { candidates[$0].run() })
+    Sampler.sample(count: candidates.count, policy: policy, prepare: { candidates[$0].evict() }, run: { candidates[$0].run() })
   }
 }

@@ -61,12 +61,15 @@ public enum Sampler {
   ///   - count: candidates.
   ///   - caps: per candidate, the most rounds it takes part in (nil: no cap;
   ///     a slow baseline is timed a few times only).
+  ///   - prepare: called before each timed run of candidate `i` (untimed), e.g.
+  ///     to evict its weights from the caches.
   ///   - run: runs candidate `i` once; timed.
   ///   - record: called after each timed run of candidate `i` (untimed), e.g.
   ///     to copy the per-layer times the run left behind.
   ///   - progress: after each round, its number and each candidate's sample count.
   public static func sample(
-    count: Int, policy: SamplingPolicy, caps: [Int?] = [], run: (Int) -> Void, record: (Int) -> Void = { _ in },
+    count: Int, policy: SamplingPolicy, caps: [Int?] = [], prepare: (Int) -> Void = { _ in }, run: (Int) -> Void,
+    record: (Int) -> Void = { _ in },
     progress: (Int, [Int]) -> Void = { _, _ in }
   ) -> SamplingRecord {
     let start = MachineLoad.Snapshot.now()
@@ -97,6 +100,7 @@ public enum Sampler {
         policy.lockstep?.end()
       }
       for i in order {
+        prepare(i)
         let cpu = threadCPUSeconds()
         let seconds = Stopwatch.time { run(i) }
         cpuSamples[i].append(threadCPUSeconds() - cpu)

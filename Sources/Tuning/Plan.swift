@@ -37,6 +37,10 @@ public struct Plan: Codable, Sendable {
   public var refinement: Refinement?
   /// How busy the machine was while the plan was measured (absent in version 1).
   public var load: MachineLoad?
+  /// True when every candidate was timed with its packed weights evicted from
+  /// the caches first (`tune`'s default), false with `--warm-weights`; absent
+  /// in plans written before the option existed (they were timed warm).
+  public var coldWeights: Bool?
 
   /// Whole-network timings behind the in-network check (see `Tuner`).
   public struct Refinement: Codable, Sendable {

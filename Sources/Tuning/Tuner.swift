@@ -28,6 +28,12 @@ public struct TuningOptions {
   public var refinementRounds = 12
   /// The machine the configurations are drawn for.
   public var machine: MachineModel = .current
+  /// Time every candidate with its packed weights evicted from the caches
+  /// first (`CacheEviction`). Inside a network they always arrive from
+  /// memory (ResNet-50 streams about 100 MB of weights per inference), so a
+  /// warm-weight timing favours the candidates that read more weight bytes
+  /// or read them several times.
+  public var coldWeights = true
 
   public init(backends: [any ConvolutionBackend]) { self.backends = backends }
 }
@@ -83,6 +89,8 @@ public final class Tuner {
     if let previous {
       if case .otherMachine(let why) = previous.compatibility(with: model, fingerprint: fingerprint) {
         progress("previous plan was \(why); re-measuring every shape")
+      } else if (previous.coldWeights ?? false) != options.coldWeights {
+        progress("previous plan was timed with \(previous.coldWeights == true ? "cold" : "warm") weights; re-measuring every shape")
       } else {
         for s in previous.shapes { if let p = try? ConvProblem(descriptor: s.descriptor) { reusable[p] = s } }
       }
@@ -118,7 +126,7 @@ public final class Tuner {
       model: model.name, variant: model.variant.rawValue, batch: model.batch, inputSize: model.inputSize,
       classes: model.classes, threads: pool.threadCount, createdAt: ISO8601DateFormatter().string(from: Date()),
       budgetSeconds: options.budgetSeconds, elapsedSeconds: 0, maxError: options.maxError,
-      shapes: results, refinement: nil, load: nil)
+      shapes: results, refinement: nil, load: nil, coldWeights: options.coldWeights)
     if options.refineInNetwork && !toMeasure.isEmpty {
       refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)))
     }
@@ -140,6 +148,7 @@ public final class Tuner {
   /// unsupported and skipped are provisional (see `decide`).
   func measure(_ problem: ConvProblem, deadline: Double, seed: UInt64) -> [Plan.Candidate] {
     let trial = LayerTrial(problem: problem, seed: options.seed, pool: pool)
+    trial.coldWeights = options.coldWeights
     var candidates: [Plan.Candidate] = []
     var timed: [(index: Int, candidate: LayerTrial.Candidate)] = []
     // Backends that stand in for others first, so a tight budget still measures a sensible choice.

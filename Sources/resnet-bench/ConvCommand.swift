@@ -25,6 +25,7 @@ struct ConvCommand: ParsableCommand {
         resnet-bench conv mb1ic64ih56iw56oc64kh3kw3sh1sw1ph1pw1 --backend all --check
         resnet-bench conv mb1ic256ih56oc64kh1 --backend im2col-blis --config rows=0 --threads 1
         resnet-bench conv --batch shapes_resnet_50 --check --csv shapes.csv
+        resnet-bench conv mb1ic512ih7iw7oc512kh3kw3ph1 --backend tiled-simd,winograd --cold-weights
       """)
 
   @Argument(help: "benchdnn descriptor, e.g. mb1ic64ih56iw56oc64kh3kw3sh1sw1ph1pw1 (omitted mb means 2, as in benchdnn).")
@@ -54,6 +55,9 @@ struct ConvCommand: ParsableCommand {
   @Option(help: "Seed of weights and input.")
   var seed: UInt64 = 0
 
+  @Flag(help: "Evict each backend's packed weights from every cache before each timed run, as they arrive in a whole network (benchdnn's --cold-cache=wei).")
+  var coldWeights = false
+
   func validate() throws {
     if let config, BackendConfig(parsing: config) == nil { throw ValidationError("malformed --config '\(config)'; expected key=value,…") }
     if (descriptor == nil) == (batch == nil) { throw ValidationError("give a descriptor or --batch FILE (one of them)") }
@@ -80,9 +84,11 @@ struct ConvCommand: ParsableCommand {
         continue
       }
       if problems.count > 1 { note("problem \(i + 1)/\(problems.count) \(problem.description)") }
-      let result = try ConvRun.execute(ConvRunRequest(
+      var request = ConvRunRequest(
         problem: problem, backends: chosen, config: wantedConfig, residual: residual, relu: relu, check: check,
-        policy: repetitions.policy(), seed: seed, pool: pool))
+        policy: repetitions.policy(), seed: seed, pool: pool)
+      request.coldWeights = coldWeights
+      let result = try ConvRun.execute(request)
       sweep.add(item, result: result)
       if problems.count == 1 || !output.dataOnStdout { output.show(sweep.table(for: sweep.results.count - 1)) }
     }

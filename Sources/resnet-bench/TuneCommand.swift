@@ -23,6 +23,11 @@ struct TuneCommand: ParsableCommand {
       registry order), so re-tuning reproduces the plan where measurements
       cannot tell candidates apart.
 
+      Each timed run starts with the candidate's packed weights evicted from
+      every cache, as they arrive inside a whole network (ResNet-50's weights
+      are several times the last-level cache); --warm-weights times them as
+      the previous run left them.
+
       Examples:
         resnet-bench tune > plan.json
         resnet-bench tune --model resnet18 --size 112 --budget 20 --output plan18.json
@@ -51,6 +56,9 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "Write the plan to this file (atomically) instead of stdout.")
   var output: String?
 
+  @Flag(help: "Time candidates with their weights left in cache from the previous run, instead of evicted before each run as they are inside a network.")
+  var warmWeights = false
+
   func validate() throws {
     guard budget > 0 && budget <= 86_400 else { throw ValidationError("--budget must be between 0 and 86400 seconds (got \(budget))") }
     guard repetitions >= 1 && repetitions <= RepetitionOptions.maxRepetitions else {
@@ -67,6 +75,7 @@ struct TuneCommand: ParsableCommand {
     options.maxError = maxError
     options.repetitions = repetitions
     options.seed = seed
+    options.coldWeights = !warmWeights
     let fingerprint = MachineFingerprint.current(threads: pool.threadCount)
     let previous = try plan.map { try Plan.load(from: URL(fileURLWithPath: $0)) }
     if let previous, case .incompatible(let why) = previous.compatibility(with: net, fingerprint: fingerprint) {

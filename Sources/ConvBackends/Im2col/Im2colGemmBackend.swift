@@ -156,6 +156,7 @@ final class PreparedIm2colGemm: PreparedConvolution, GemmLowered, @unchecked Sen
 
   var gemmShape: (m: Int, n: Int, k: Int, groups: Int) { (m, n, k, problem.groups) }
   var packedWeightBytes: Int { (b.count + bias.count) * MemoryLayout<Float>.stride }
+  var packedWeightBuffers: [AlignedBuffer] { [b, bias] }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,

@@ -40,6 +40,8 @@ final class PreparedNaive: PreparedConvolution, @unchecked Sendable {
     self.bias = AlignedBuffer(weights.bias)
   }
 
+  var packedWeightBuffers: [AlignedBuffer] { [weights, bias] }
+
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
     residual: UnsafePointer<Float>?, relu: Bool,

@@ -59,6 +59,7 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
 
   var workspaceBytes: Int { (padded?.count ?? 0) * MemoryLayout<Float>.stride }
   var packedWeightBytes: Int { (weights.storage.count + weights.bias.count) * MemoryLayout<Float>.stride }
+  var packedWeightBuffers: [AlignedBuffer] { [weights.storage, weights.bias] }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,

@@ -85,29 +85,47 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// blocks are 5–15% slower on the 1×1 layers and equal on the 3×3 ones.
   static let blockedChannels = 128
 
-  /// From this many output pixels on, splitting by pixels alone is best; below
-  /// it, splitting both ways. Splitting by pixels makes every task read all
-  /// the weights, splitting by panels every task read all the input. Measured
-  /// with 2 threads (fastest of interleaved runs): the 56×56 layers (3,136
-  /// pixels, small weights) are 1–2% faster with pixel blocks, the 28×28 and
-  /// smaller ones up to 12% faster split both ways (7×7, 2,048 channels: 209
-  /// against 188 GFLOP/s).
-  static let manyPixels = 2048
+  /// The split that reads the fewest bytes from memory: every pixel block
+  /// reads all the weights of its panels, every panel group all the input of
+  /// its pixels, so a cut into `b` blocks × `g` groups reads about
+  /// `b·weights + g·input` (the counts `TiledConvSchedule` would make on all
+  /// of `machine`'s cores). Inside a network the weights come from DRAM, so
+  /// on the late layers (14×14 and 7×7 pixels, 1–9 MB of weights against
+  /// 0.1–0.2 MB of input) cutting by panels alone reads the weights once
+  /// where four pixel blocks read them four times: the 7×7 × 512 3×3 layer
+  /// with cold weights on one thread, 4.0 against 6.0 ms. The 56×56 layers
+  /// (small weights, large input) come out split by pixels and the 28×28 ones
+  /// both ways, which is what interleaved runs measured fastest there.
+  static func leastTrafficSplit(_ p: ConvProblem, _ config: TiledConvConfiguration, machine: MachineModel) -> Split {
+    let panels = p.groups * ((p.groupOutChannels + config.panelWidth - 1) / config.panelWidth)
+    let weightBytes = p.weightCount * MemoryLayout<Float>.stride
+    let inputBytes = p.inputCount * MemoryLayout<Float>.stride
+    func traffic(_ split: Split) -> Int {
+      var c = config
+      c.split = split
+      let s = TiledConvSchedule(problem: p, config: c, panels: panels, threads: max(machine.cores, 1), machine: machine)
+      return s.pixelBlocks * weightBytes + s.panelGroups * inputBytes
+    }
+    return [Split.pixels, .both, .panels].min { traffic($0) < traffic($1) } ?? .both
+  }
 
   /// The configuration measured fastest on typical layers of this shape's
   /// kind, with the machine's native vector width: two vectors of output
   /// channels per panel (one when a group has at most one vector of them),
   /// the table's default rows for that, and fewer rows when the layer has
-  /// fewer output pixels than that (the classifier: 1 pixel).
+  /// fewer output pixels than that (the classifier: 1 pixel); the split that
+  /// reads the fewest bytes (`leastTrafficSplit`).
   static func defaultFor(_ p: ConvProblem, machine: MachineModel) -> TiledConvConfiguration {
     let lanes = KernelTable.nativeLanes(on: machine)
     let pixels = p.batch * p.outHeight * p.outWidth
     let vectors = p.groupOutChannels <= lanes ? 1 : 2
     var tile = KernelTable.preferred(vectors: vectors, on: machine)
     if let t = tile, pixels < t.rows { tile = KernelTable.preferred(vectors: vectors, maxRows: max(pixels, 4), on: machine) ?? t }
-    return TiledConvConfiguration(
+    var config = TiledConvConfiguration(
       pixelTile: tile?.rows ?? 4, panelVectors: tile?.vectors ?? vectors, lanes: tile?.lanes ?? lanes,
-      channelBlock: 0, split: pixels >= manyPixels ? .pixels : .both)
+      channelBlock: 0, split: .both)
+    config.split = leastTrafficSplit(p, config, machine: machine)
+    return config
   }
 
   /// A handful of candidates for the tuner, the default first: the other

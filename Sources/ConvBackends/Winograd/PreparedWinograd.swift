@@ -81,6 +81,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   }
 
   var packedWeightBytes: Int { (filters.reduce(0) { $0 + $1.storage.count } + bias.count) * MemoryLayout<Float>.stride }
+  var packedWeightBuffers: [AlignedBuffer] { filters.map(\.storage) + [bias] }
 
   /// Per-phase times of the last run, in seconds, each summed over the threads
   /// that worked on it (so with several threads they add up to more than the
