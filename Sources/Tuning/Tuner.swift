@@ -61,6 +61,13 @@ public final class Tuner {
   /// A slowdown below this (1%) is not worth a different choice: a candidate
   /// whose interval's lower end lies below 1 + tieMargin is tied.
   public static let tieMargin = 0.01
+  /// A candidate whose paired ratio to the fastest is above this (3%) is never
+  /// tied, whatever its interval. With many candidates per shape the
+  /// interval is at so high a confidence (99.8% for 26 candidates) that a
+  /// handful of rounds cannot bound it (9 signed-rank pairs reach 99.6% at
+  /// most); without this limit every candidate of such a shape counted as
+  /// tied and the preferred one was chosen even at 1.4× the fastest's time.
+  public static let tieRatioLimit = 1.03
   /// The chance, for one shape, that any true tie among its candidates is
   /// reported as a difference (split over the candidates compared).
   public static let tieRisk = 0.05
@@ -224,7 +231,7 @@ public final class Tuner {
         candidates[index].ratioConfidence = confidence
         candidates[index].ratioLow = r.isBounded ? r.low : nil
         candidates[index].ratioHigh = r.isBounded ? r.high : nil
-        candidates[index].tied = !r.isBounded || r.low <= 1 + Self.tieMargin
+        candidates[index].tied = r.ratio <= Self.tieRatioLimit && (!r.isBounded || r.low <= 1 + Self.tieMargin)
       }
     }
     return candidates
