@@ -86,7 +86,7 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
       outChannels: p.outChannels, groupInChannels: p.groupInChannels, groupOutChannels: p.groupOutChannels,
       channelBlock: kc, kernelHeight: p.kernelHeight, kernelWidth: p.kernelWidth,
       tapRowStride: (p.dilationHeight + 1) * rowFloats, tapColumnStride: (p.dilationWidth + 1) * pixelStride,
-      fused: fused, weights: weights,
+      fused: fused, tileMajor: knobs.tileMajor, weights: weights,
       schedule: TiledConvSchedule(problem: p, config: knobs, panels: weights.panelCount, threads: pool.threadCount,
                                   machine: machine))
     pool.parallelFor(job.schedule.taskCount, TiledTasks(tile: tile, job: job))
@@ -133,68 +133,109 @@ struct TiledConvolutionJob: @unchecked Sendable {
   let tapRowStride: Int
   let tapColumnStride: Int
   let fused: Bool
+  /// Every panel for one register tile before the next tile (see `run`).
+  let tileMajor: Bool
   let weights: ConvWeightPanels
   let schedule: TiledConvSchedule
 
   /// Task `t` of `schedule` with an `MR × NR·V` register tile.
+  ///
+  /// Panel-major (the default) runs every register tile of the task's pixels
+  /// for one panel before the next panel: the panel's weights stay in cache
+  /// while the pixels stream past them. Tile-major (`tileMajor`, one channel
+  /// block only) runs every panel for one register tile before the next
+  /// tile: the tile's input rows stay in L1 while the task's weights stream
+  /// past them from L2, and each output row is written whole, left to right.
   @inline(__always)
   static func run<let MR: Int, let NR: Int, V: KernelVector>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, task t: Int)
   where V.Scalar == Float {
     let (tiles, panels) = job.schedule.task(t)
     let firstPixel = tiles.lowerBound * MR, endPixel = min(job.pixels, tiles.upperBound * MR)
-    let width = job.weights.width
-    let (groupIn, groupOut, outChannels) = (job.groupInChannels, job.groupOutChannels, job.outChannels)
-    let tapColumns = job.fused ? 1 : job.kernelWidth
-    let bias = UnsafePointer(job.weights.bias.pointer)
-    let offsets = job.pixelOffsets
+    let groupIn = job.groupInChannels
+    if job.tileMajor && job.channelBlock >= groupIn {
+      var q = firstPixel
+      while q < endPixel {
+        for panel in panels {
+          // The next panel's weights, or the first panel's for the next tile.
+          let next = panel + 1 < panels.upperBound ? panel + 1 : panels.lowerBound
+          var prefetch = OuterProductMicrokernel.PrefetchStream(
+            job.weights.block(panel: next, firstChannel: 0), count: job.blockFloats(block: groupIn))
+          let nextOutput = panel + 1 < panels.upperBound ? (q, panel + 1) : (q + MR, panels.lowerBound)
+          tile(InlineArray<MR, InlineArray<NR, V>>.self, job, panel: panel, c0: 0, block: groupIn, pixel: q, endPixel: endPixel,
+               nextOutput: nextOutput, prefetch: &prefetch)
+        }
+        q += MR
+      }
+      return
+    }
     var c0 = 0
     while c0 < groupIn {
       let block = min(job.channelBlock, groupIn - c0)
-      let firstBlock = c0 == 0, lastBlock = c0 + block == groupIn
-      let run = job.fused ? job.kernelWidth * groupIn : block
       for panel in panels {
-        let group = panel / job.weights.panelsPerGroup
-        let local = (panel - group * job.weights.panelsPerGroup) * width
-        let j0 = group * groupOut + local
-        let columns = min(width, groupOut - local)
-        let channelOffset = group * groupIn + c0
-        let panelWeights = job.weights.block(panel: panel, firstChannel: c0)
         // The next panel's block streams in while this one is reused.
-        let blockFloats = job.kernelHeight * job.kernelWidth * block * width
         var prefetch = panel + 1 < job.weights.panelCount
-          ? OuterProductMicrokernel.PrefetchStream(job.weights.block(panel: panel + 1, firstChannel: c0), count: blockFloats)
-          : .none(panelWeights)
+          ? OuterProductMicrokernel.PrefetchStream(job.weights.block(panel: panel + 1, firstChannel: c0), count: job.blockFloats(block: block))
+          : .none(job.weights.block(panel: panel, firstChannel: c0))
         var q = firstPixel
         while q < endPixel {
-          let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
-          let out = job.output + q * outChannels + j0
-          var acc: OuterProductMicrokernel.Accumulators<MR, NR, V> = OuterProductMicrokernel.zero()
-          if !firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
-          // Rows past the last pixel repeat it: valid memory, never stored.
-          let rows = InlineArray<MR, UnsafePointer<Float>> { i in
-            job.source + offsets[q + min(i, extent.rows - 1)] + channelOffset
-          }
-          // The next tile's output (and residual) lines arrive during this
-          // tile's reduction rather than stalling its store.
-          for i in 0..<MR {
-            let row = min(q + MR + i, endPixel - 1) * outChannels + j0
-            resnet_bench_prefetch_for_write(job.output + row)
-            if let residual = job.residual, lastBlock { resnet_bench_prefetch(residual + row) }
-          }
-          OuterProductMicrokernel.accumulate(
-            &acc, rows: rows, tapRows: job.kernelHeight, tapRowStride: job.tapRowStride,
-            tapColumns: tapColumns, tapColumnStride: job.tapColumnStride, run: run,
-            weights: panelWeights, weightStride: width, prefetch: &prefetch)
-          let epilogue = lastBlock
-            ? OuterProductMicrokernel.Epilogue(
-              bias: bias + panel * width, residual: job.residual.map { $0 + q * outChannels + j0 },
-              residualStride: outChannels, relu: job.relu)
-            : .none
-          OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
+          tile(InlineArray<MR, InlineArray<NR, V>>.self, job, panel: panel, c0: c0, block: block, pixel: q, endPixel: endPixel,
+               nextOutput: (q + MR, panel), prefetch: &prefetch)
           q += MR
         }
       }
       c0 += block
     }
+  }
+
+  /// Floats of one panel's block of `block` input channels.
+  @inline(__always)
+  func blockFloats(block: Int) -> Int { kernelHeight * kernelWidth * block * weights.width }
+
+  /// One register tile: pixels `pixel ..< pixel + MR` (clipped at `endPixel`)
+  /// × panel `panel`, over input channels `c0 ..< c0 + block`; the epilogue
+  /// with the last block. `nextOutput` (first pixel, panel) is the tile the
+  /// loop runs next, whose output (and residual) lines are prefetched.
+  @inline(__always)
+  static func tile<let MR: Int, let NR: Int, V: KernelVector>(
+    _: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, panel: Int, c0: Int, block: Int,
+    pixel q: Int, endPixel: Int, nextOutput: (pixel: Int, panel: Int), prefetch: inout OuterProductMicrokernel.PrefetchStream
+  ) where V.Scalar == Float {
+    let width = job.weights.width
+    let (groupIn, groupOut, outChannels) = (job.groupInChannels, job.groupOutChannels, job.outChannels)
+    let firstBlock = c0 == 0, lastBlock = c0 + block == groupIn
+    let run = job.fused ? job.kernelWidth * groupIn : block
+    let group = panel / job.weights.panelsPerGroup
+    let local = (panel - group * job.weights.panelsPerGroup) * width
+    let j0 = group * groupOut + local
+    let columns = min(width, groupOut - local)
+    let channelOffset = group * groupIn + c0
+    let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
+    let out = job.output + q * outChannels + j0
+    var acc: OuterProductMicrokernel.Accumulators<MR, NR, V> = OuterProductMicrokernel.zero()
+    if !firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
+    // Rows past the last pixel repeat it: valid memory, never stored.
+    let offsets = job.pixelOffsets
+    let rows = InlineArray<MR, UnsafePointer<Float>> { i in
+      job.source + offsets[q + min(i, extent.rows - 1)] + channelOffset
+    }
+    // The next tile's output (and residual) lines arrive during this
+    // tile's reduction rather than stalling its store.
+    let nextGroup = nextOutput.panel / job.weights.panelsPerGroup
+    let nextColumn = nextGroup * groupOut + (nextOutput.panel - nextGroup * job.weights.panelsPerGroup) * width
+    for i in 0..<MR {
+      let row = min(nextOutput.pixel + i, endPixel - 1) * outChannels + nextColumn
+      resnet_bench_prefetch_for_write(job.output + row)
+      if let residual = job.residual, lastBlock { resnet_bench_prefetch(residual + row) }
+    }
+    OuterProductMicrokernel.accumulate(
+      &acc, rows: rows, tapRows: job.kernelHeight, tapRowStride: job.tapRowStride,
+      tapColumns: job.fused ? 1 : job.kernelWidth, tapColumnStride: job.tapColumnStride, run: run,
+      weights: job.weights.block(panel: panel, firstChannel: c0), weightStride: width, prefetch: &prefetch)
+    let epilogue = lastBlock
+      ? OuterProductMicrokernel.Epilogue(
+        bias: UnsafePointer(job.weights.bias.pointer) + panel * width, residual: job.residual.map { $0 + q * outChannels + j0 },
+        residualStride: outChannels, relu: job.relu)
+      : .none
+    OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
   }
 }

@@ -8,7 +8,10 @@ import ConvCore
 ///   `lanes` [`v`] floats, i.e. an output-channel panel of `nr·v` channels;
 /// - `channelBlock` [`kc`]: input channels per reduction block, 0 for all of
 ///   them (then the kernel-column and channel loops fuse into one contiguous run);
-/// - `split` [`split`]: how the work is cut into parallel tasks.
+/// - `split` [`split`]: how the work is cut into parallel tasks;
+/// - `tileMajor` [`order`]: 0 (the default) runs a panel over all the task's
+///   register tiles before the next panel, 1 all panels over one register
+///   tile before the next (with one channel block; see `TiledConvolutionJob.run`).
 struct TiledConvConfiguration: Equatable, Sendable {
   /// How `run` cuts the output into tasks for the thread pool.
   enum Split: Int, Sendable, CaseIterable {
@@ -27,8 +30,9 @@ struct TiledConvConfiguration: Equatable, Sendable {
   var lanes: Int
   var channelBlock: Int
   var split: Split
+  var tileMajor = false
 
-  static let keys = ["mr", "nr", "v", "kc", "split"]
+  static let keys = ["mr", "nr", "v", "kc", "split", "order"]
 
   /// Output channels per panel.
   var panelWidth: Int { panelVectors * lanes }
@@ -41,8 +45,12 @@ struct TiledConvConfiguration: Equatable, Sendable {
     channelBlock == 0 ? inChannels : min(channelBlock, inChannels)
   }
 
+  /// `order` appears only when it is 1, so the configurations (and plans)
+  /// written before the knob existed keep their names.
   var backendConfig: BackendConfig {
-    BackendConfig(["mr": pixelTile, "nr": panelVectors, "v": lanes, "kc": channelBlock, "split": split.rawValue])
+    var values = ["mr": pixelTile, "nr": panelVectors, "v": lanes, "kc": channelBlock, "split": split.rawValue]
+    if tileMajor { values["order"] = 1 }
+    return BackendConfig(values)
   }
 
   init(pixelTile: Int, panelVectors: Int, lanes: Int, channelBlock: Int, split: Split) {
@@ -68,6 +76,12 @@ struct TiledConvConfiguration: Equatable, Sendable {
         throw BackendError("tiled-simd: split=\(raw) is not one of 0 (pixels), 1 (panels), 2 (both)")
       }
       self.split = split
+    }
+    if let order = config["order"] {
+      guard order == 0 || order == 1 else {
+        throw BackendError("tiled-simd: order=\(order) is not one of 0 (panel-major), 1 (tile-major)")
+      }
+      tileMajor = order == 1
     }
     guard tile != nil else {
       throw BackendError("tiled-simd has no register tile mr=\(pixelTile),nr=\(panelVectors),v=\(lanes); tiles: \(KernelTable.listing)")
@@ -145,6 +159,9 @@ struct TiledConvConfiguration: Equatable, Sendable {
       c.split = split
       add(c)
     }
+    var tileMajor = base
+    tileMajor.tileMajor = true
+    add(tileMajor)
     if p.groupInChannels > blockedChannels {
       var blocked = base
       blocked.channelBlock = blockedChannels
