@@ -94,10 +94,17 @@ enum OuterProductMicrokernel {
     /// A stream with nothing left to prefetch (it re-requests one line, which costs nothing).
     static func none(_ at: UnsafePointer<Float>) -> PrefetchStream { PrefetchStream(at, count: 0) }
 
-    /// Requests the next line; stays on the last once the run is covered.
+    /// Requests the next line into L2; stays on the last once the run is covered.
     @inline(__always)
     mutating func advance() {
       resnet_bench_prefetch(next)
+      next = min(next + Self.lineBytes, end)
+    }
+
+    /// Requests the next line into L1.
+    @inline(__always)
+    mutating func advanceToL1() {
+      resnet_bench_prefetch_l1(next)
       next = min(next + Self.lineBytes, end)
     }
   }
@@ -109,12 +116,14 @@ enum OuterProductMicrokernel {
   /// values of every row, at offset `tr·tapRowStride + tc·tapColumnStride`.
   /// Weights are read strictly in order, `weightStride` floats per step: the
   /// packing puts them exactly where this loop reads them. Every
-  /// `PrefetchStream.interval` steps one line of `prefetch` is requested.
+  /// `PrefetchStream.interval` steps one line of `prefetch` is requested into
+  /// L2 and two of `upcoming` (the next tile's rows, which then arrive in L1
+  /// while this tile computes) into L1.
   @inline(__always)
   static func accumulate<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: inout Accumulators<MR, NR, V>, rows: InlineArray<MR, UnsafePointer<Float>>,
     tapRows: Int, tapRowStride: Int, tapColumns: Int, tapColumnStride: Int, run: Int,
-    weights: UnsafePointer<Float>, weightStride: Int, prefetch: inout PrefetchStream
+    weights: UnsafePointer<Float>, weightStride: Int, prefetch: inout PrefetchStream, upcoming: inout PrefetchStream
   ) where V.Scalar == Float {
     let interval = PrefetchStream.interval
     var w = weights
@@ -125,6 +134,8 @@ enum OuterProductMicrokernel {
         var j = 0
         while j + interval <= run {
           prefetch.advance()
+          upcoming.advanceToL1()
+          upcoming.advanceToL1()
           for u in 0..<interval {
             step(&acc, rows: tapRows, at: j + u, weights: w)
             w += weightStride

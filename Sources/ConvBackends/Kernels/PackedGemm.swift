@@ -153,9 +153,11 @@ enum PackedGemm {
     var acc: OuterProductMicrokernel.Accumulators<TR, TV, V> = OuterProductMicrokernel.zero()
     if loadC { OuterProductMicrokernel.load(&acc, from: c, ldc: ldc, extent: extent) }
     let rows = InlineArray<TR, UnsafePointer<Float>> { a + min($0, extent.rows - 1) * lda }
+    // The next strip's rows of A (contiguous when lda = kc, as in the Winograd products).
+    var upcoming = OuterProductMicrokernel.PrefetchStream(a + TR * lda, count: TR * lda)
     OuterProductMicrokernel.accumulate(
       &acc, rows: rows, tapRows: 1, tapRowStride: 0, tapColumns: 1, tapColumnStride: 0, run: kc,
-      weights: weights, weightStride: width, prefetch: &prefetch)
+      weights: weights, weightStride: width, prefetch: &prefetch, upcoming: &upcoming)
     OuterProductMicrokernel.store(acc, to: c, ldc: ldc, extent: extent, epilogue: epilogue)
   }
 
