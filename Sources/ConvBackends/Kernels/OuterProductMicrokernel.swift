@@ -79,7 +79,8 @@ enum OuterProductMicrokernel {
   /// those tiles, one cache line every `interval` steps, spreads the stream
   /// over the whole panel instead.
   struct PrefetchStream {
-    /// Reduction steps between two prefetched lines.
+    /// Reduction steps between two prefetched lines (`accumulate` writes
+    /// these four steps out).
     static let interval = 4
     static let lineBytes = 64
     private(set) var next: UnsafeRawPointer
@@ -126,6 +127,7 @@ enum OuterProductMicrokernel {
     weights: UnsafePointer<Float>, weightStride: Int, prefetch: inout PrefetchStream, upcoming: inout PrefetchStream
   ) where V.Scalar == Float {
     let interval = PrefetchStream.interval
+    let (w1, w2, w3) = (weightStride, 2 * weightStride, 3 * weightStride)
     var w = weights
     for tr in 0..<tapRows {
       for tc in 0..<tapColumns {
@@ -136,10 +138,12 @@ enum OuterProductMicrokernel {
           prefetch.advance()
           upcoming.advanceToL1()
           upcoming.advanceToL1()
-          for u in 0..<interval {
-            step(&acc, rows: tapRows, at: j + u, weights: w)
-            w += weightStride
-          }
+          // Written out: the compiler keeps a loop of `interval` otherwise.
+          step(&acc, rows: tapRows, at: j, weights: w)
+          step(&acc, rows: tapRows, at: j + 1, weights: w + w1)
+          step(&acc, rows: tapRows, at: j + 2, weights: w + w2)
+          step(&acc, rows: tapRows, at: j + 3, weights: w + w3)
+          w += 4 * weightStride
           j += interval
         }
         while j < run {
