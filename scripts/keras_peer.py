@@ -347,7 +347,8 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
     bench_logits = workdir / "resnet-bench-logits.npy"
     bench_log = workdir / "resnet-bench.log"
     command = resnet_bench_command(args, binary, weights, image_path, bench_logits,
-                                   ["--json", bench_json, "--lockstep", workdir / "turns"])
+                                   ["--json", bench_json, "--lockstep", workdir / "turns",
+                                    "--warm-each", args.warm_each])
     x = tf.constant(image)
     peers = {tf_name(): lambda: infer(x).numpy(), tflite_name(): tflite_inference(flatbuffer, image, args.threads)}
     rng = random.Random(args.seed)
@@ -360,6 +361,8 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
         names = list(peers)
         rng.shuffle(names)
         for name in names:
+            for _ in range(args.warm_each):
+                peers[name]()
             start = time.perf_counter()
             peer_logits[name] = peers[name]()
             peer_times[name].append((time.perf_counter() - start) * 1e3)
@@ -396,8 +399,8 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
 
     print(f"resnet50 {args.variant}, batch {args.batch}, {args.size}×{args.size}, {args.threads} threads, seed "
           f"{args.seed}; {rounds} interleaved rounds (each: every resnet-bench row once, {tf_name()} once, "
-          f"{tflite_name()} once, order drawn per round); ratios paired round by round, Hodges-Lehmann with a 95% "
-          f"interval")
+          f"{tflite_name()} once, order drawn per round; each timed run right after {args.warm_each} untimed of the "
+          f"same runtime); ratios paired round by round, Hodges-Lehmann with a 95% interval")
     headers = ["runtime", "median ms", "p10 ms", "p90 ms", "img/s", f"÷ {tflite_name()}", f"÷ {tf_name()}"]
     table, rows = [], []
     for name, values in [*timed.items(), *series.items()]:
@@ -483,13 +486,18 @@ def parse_args(argv):
                              "turns round by round (each round every resnet-bench row once, TensorFlow once, TFLite "
                              "once, the order drawn per round), and each ratio is paired round by round "
                              "(Hodges-Lehmann with a 95%% signed-rank interval); --repetitions rounds, --pairs ignored")
+    parser.add_argument("--warm-each", type=int, default=1,
+                        help="with --interleave: untimed inferences of each runtime (every resnet-bench row, "
+                             "TensorFlow, TFLite) right before each of its timed ones, so each is timed in its "
+                             "steady state, not starting from the caches (and spinning threads) the runtime "
+                             "before it left; 0 times the first inference of each turn (default 1)")
     parser.add_argument("--lock", type=Path, default=Path("/tmp/swift-build.lock"),
                         help="lock file that builds on this machine hold; timings wait for it")
     args = parser.parse_args(argv)
     for name, least in (("size", 32), ("batch", 1), ("threads", 1), ("pairs", 1), ("repetitions", 1),
-                        ("warmup", 0)):
+                        ("warmup", 0), ("warm_each", 0)):
         if getattr(args, name) < least:
-            parser.error(f"--{name} must be at least {least}")
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}")
     if not os.access(args.binary, os.X_OK):
         parser.error(f"--binary {args.binary}: not an executable (build it with scripts/setup.sh)")
     if args.plan not in ("auto", "none") and not Path(args.plan).is_file():

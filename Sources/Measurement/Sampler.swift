@@ -14,6 +14,11 @@ public struct SamplingPolicy: Sendable {
   public var minSeconds: Double
   /// Seeds the shuffled order of each round; recorded with the samples.
   public var seed: UInt64
+  /// Untimed runs of a candidate right before each of its timed runs, so
+  /// every sample is of a candidate in its steady state rather than of one
+  /// starting from what another left in the caches (another candidate, or in
+  /// lockstep another process's whole runtime).
+  public var warmEach = 0
 
   /// When set, every round (warm-up rounds included) waits for its turn
   /// from another process (see `Lockstep`).
@@ -100,6 +105,7 @@ public enum Sampler {
         policy.lockstep?.end()
       }
       for i in order {
+        for _ in 0..<policy.warmEach { run(i) }
         prepare(i)
         let cpu = threadCPUSeconds()
         let seconds = Stopwatch.time { run(i) }

@@ -231,10 +231,17 @@ public final class Tuner {
         candidates[index].ratioConfidence = confidence
         candidates[index].ratioLow = r.isBounded ? r.low : nil
         candidates[index].ratioHigh = r.isBounded ? r.high : nil
-        candidates[index].tied = r.ratio <= Self.tieRatioLimit && (!r.isBounded || r.low <= 1 + Self.tieMargin)
+        candidates[index].tied = Self.isTied(r)
       }
     }
     return candidates
+  }
+
+  /// Whether a candidate with ratio `r` to the fastest is tied with it: its
+  /// ratio at most `tieRatioLimit`, and its interval unbounded or reaching
+  /// within `tieMargin` of no difference.
+  static func isTied(_ r: RatioEstimate) -> Bool {
+    r.ratio <= tieRatioLimit && (!r.isBounded || r.low <= 1 + tieMargin)
   }
 
   /// Marks the choice `chosen`: among the accepted candidates with a time, the

@@ -93,6 +93,9 @@ struct RepetitionOptions: ParsableArguments {
   @Option(help: "Seed of the shuffled order of each round (recorded in --json).")
   var orderSeed: UInt64 = 0
 
+  @Option(help: "Untimed runs of a candidate right before each of its timed runs, so each is timed in its steady state (e.g. after another process's turn in --lockstep).")
+  var warmEach: Int = 0
+
   static let maxRepetitions = 100_000
 
   func validate() throws {
@@ -101,10 +104,13 @@ struct RepetitionOptions: ParsableArguments {
     }
     guard warmup >= 0 && warmup <= 1000 else { throw ValidationError("--warmup must be between 0 and 1000 (got \(warmup))") }
     guard minTime >= 0 && minTime <= 3600 else { throw ValidationError("--min-time must be between 0 and 3600 seconds (got \(minTime))") }
+    guard warmEach >= 0 && warmEach <= 100 else { throw ValidationError("--warm-each must be between 0 and 100 (got \(warmEach))") }
   }
 
   func policy(lockstep: Lockstep? = nil) -> SamplingPolicy {
-    SamplingPolicy(warmup: warmup, repetitions: repetitions, minSeconds: minTime, seed: orderSeed, lockstep: lockstep)
+    var policy = SamplingPolicy(warmup: warmup, repetitions: repetitions, minSeconds: minTime, seed: orderSeed, lockstep: lockstep)
+    policy.warmEach = warmEach
+    return policy
   }
 }
 

@@ -49,6 +49,31 @@ final class RegistryAgreementTests: XCTestCase {
     }
   }
 
+  /// What cold-weight timing evicts must be the weights a run reads: every
+  /// backend lists buffers that add up to its `packedWeightBytes` (a backend
+  /// that kept the protocol's empty default would be timed warm beside cold
+  /// ones), and evicting them leaves the weights intact (the same output after).
+  func testPackedWeightBuffersAreTheWeightsAndSurviveEviction() throws {
+    let pool = ThreadPool.shared(threads: 1)
+    for descriptor in ["mb1ic24ih9iw9oc40kh3kw3sh1sw1ph1pw1", "mb1ic64ih7iw7oc30kh1kw1sh1sw1ph0pw0"] {
+      let p = try ConvProblem(descriptor: descriptor)
+      for backend in try backends() where backend.supports(p).isSupported {
+        let prepared = try backend.prepare(p, weights: .random(for: p, seed: 3), config: .default)
+        let buffers = prepared.packedWeightBuffers
+        XCTAssertFalse(buffers.isEmpty, "\(backend.name): no weight buffers listed")
+        XCTAssertEqual(CacheEviction.bytes(buffers), prepared.packedWeightBytes, "\(backend.name) \(descriptor)")
+        var rng = SeededGenerator(seed: 4)
+        let input = AlignedBuffer(rng.normals(p.inputCount))
+        let workspace = Workspace(byteCount: prepared.workspaceBytes)
+        let before = AlignedBuffer(count: p.outputCount), after = AlignedBuffer(count: p.outputCount)
+        prepared.run(input: input.pointer, output: before.pointer, residual: nil, relu: true, workspace: workspace.pointer, pool: pool)
+        CacheEviction.evict(buffers)
+        prepared.run(input: input.pointer, output: after.pointer, residual: nil, relu: true, workspace: workspace.pointer, pool: pool)
+        XCTAssertEqual(before.array, after.array, "\(backend.name): output changed after eviction")
+      }
+    }
+  }
+
   /// The shapes every general backend must compute (only Winograd may decline some).
   func testGeneralBackendsDeclineNothing() throws {
     let shapes = ConvTestSupport.edgeShapes(count: 60, seed: 5, general: true)

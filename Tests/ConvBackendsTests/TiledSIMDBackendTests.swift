@@ -51,9 +51,12 @@ final class TiledSIMDBackendTests: XCTestCase {
     for tile in KernelTable.tiles {
       for kc in [0, 16, 33] {
         for split in TiledConvConfiguration.Split.allCases {
-          let config = BackendConfig(["mr": tile.rows, "nr": tile.vectors, "v": tile.lanes, "kc": kc, "split": split.rawValue])
-          try ConvTestSupport.check(backend, p, config: config, seed: seed)
-          seed += 1
+          for order in [0, 1] {
+            let config = BackendConfig(["mr": tile.rows, "nr": tile.vectors, "v": tile.lanes, "kc": kc, "split": split.rawValue,
+                                        "order": order])
+            try ConvTestSupport.check(backend, p, config: config, seed: seed)
+            seed += 1
+          }
         }
       }
     }
@@ -74,11 +77,44 @@ final class TiledSIMDBackendTests: XCTestCase {
   func testRejectsInvalidConfigurations() {
     let p = ConvProblem(inChannels: 4, inHeight: 5, outChannels: 6, kernelHeight: 3)
     let weights = ConvWeights.random(for: p, seed: 0)
-    for bad in [["x": 1], ["mr": 7], ["mr": 16, "nr": 2, "v": 16], ["nr": 5], ["v": 4], ["kc": -1], ["split": 7]] {
+    for bad in [["x": 1], ["mr": 7], ["mr": 16, "nr": 2, "v": 16], ["nr": 5], ["v": 4], ["kc": -1], ["split": 7], ["order": 2]] {
       XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: BackendConfig(bad)), "\(bad)")
     }
     XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 12, "nr": 2, "v": 16])))
     XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 4, "nr": 3, "v": 8])))
+  }
+
+  /// The default split is the one that reads the fewest bytes: pixel blocks
+  /// where the input dwarfs the weights (56×56, 64 channels), panel groups
+  /// where the weights dwarf the input (7×7, 512 channels, 3×3), both ways in
+  /// between (28×28, 128 → 512, on two cores; on one, both ways is the
+  /// same cut as pixel blocks).
+  func testDefaultSplitReadsTheFewestBytes() throws {
+    let expected: [(String, cores: Int, TiledConvConfiguration.Split)] = [
+      ("mb1ic64ih56iw56oc256kh1kw1sh1sw1ph0pw0", 1, .pixels), ("mb1ic64ih56iw56oc256kh1kw1sh1sw1ph0pw0", 2, .pixels),
+      ("mb1ic512ih7iw7oc512kh3kw3sh1sw1ph1pw1", 1, .panels), ("mb1ic512ih7iw7oc512kh3kw3sh1sw1ph1pw1", 2, .panels),
+      ("mb1ic2048ih7iw7oc512kh1kw1sh1sw1ph0pw0", 1, .panels), ("mb1ic2048ih7iw7oc512kh1kw1sh1sw1ph0pw0", 2, .panels),
+      ("mb1ic128ih28iw28oc512kh1kw1sh1sw1ph0pw0", 2, .both),
+    ]
+    for (descriptor, cores, split) in expected {
+      var machine = MachineModel.current
+      machine.cores = cores
+      machine.l2Bytes = 512 << 10
+      let p = try ConvProblem(descriptor: descriptor)
+      XCTAssertEqual(TiledConvConfiguration.defaultFor(p, machine: machine).split, split, "\(descriptor), \(cores) cores")
+    }
+  }
+
+  /// `order` names only the tile-major loop, so every configuration name
+  /// written before the knob existed still means what it meant.
+  func testLoopOrderKnobKeepsOldNames() throws {
+    let p = ConvProblem(inChannels: 16, inHeight: 6, outChannels: 32, kernelHeight: 1)
+    let weights = ConvWeights.random(for: p, seed: 0)
+    let old = try backend.prepare(p, weights: weights, config: BackendConfig(parsing: "kc=0,mr=6,nr=2,split=0,v=8")!)
+    XCTAssertEqual(old.config.description, "kc=0,mr=6,nr=2,split=0,v=8")
+    let tileMajor = try backend.prepare(p, weights: weights, config: BackendConfig(parsing: "kc=0,mr=6,nr=2,order=1,split=0,v=8")!)
+    XCTAssertEqual(tileMajor.config["order"], 1)
+    XCTAssertTrue(backend.configurations(for: p).contains { $0["order"] == 1 }, "the tuner tries the tile-major loop")
   }
 
   func testWorkspaceOnlyWhenPadded() throws {

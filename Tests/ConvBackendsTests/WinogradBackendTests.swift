@@ -117,6 +117,24 @@ final class WinogradBackendTests: XCTestCase {
     }
   }
 
+  /// With shared phases, a layer whose transformed filters outweigh its whole
+  /// image's V and M twice over is one block (every block streams all the
+  /// filters): 256 channels at 14×14 (16 tiles of 4×4, 9.4 MB of filters)
+  /// and 512 at 7×7 (16 tiles of 2×2). 128 channels at 28×28 (49 tiles,
+  /// 2.4 MB against 1.8 MB) keeps the L2-sized blocks.
+  func testOneBlockWhenTheFiltersDominate() throws {
+    var machine = MachineModel.current
+    machine.l2Bytes = 512 << 10
+    machine.cores = 2
+    for (descriptor, tiles) in [("mb1ic256ih14iw14oc256kh3kw3sh1sw1ph1pw1", 16), ("mb1ic512ih7iw7oc512kh3kw3sh1sw1ph1pw1", 16)] {
+      let first = backend.configurations(for: try ConvProblem(descriptor: descriptor), machine: machine)[0]
+      XCTAssertEqual(first[WinogradBackend.splitKey], 1, descriptor)
+      XCTAssertEqual(first[WinogradBackend.blockTilesKey], tiles, descriptor)
+    }
+    let mid = backend.configurations(for: try ConvProblem(descriptor: "mb1ic128ih28iw28oc128kh3kw3sh1sw1ph1pw1"), machine: machine)[0]
+    XCTAssertLessThan(mid[WinogradBackend.blockTilesKey] ?? 0, 49)
+  }
+
   func testToleranceIsWinograds() throws {
     let p = try ConvProblem(descriptor: Self.resnetShapes[3])
     XCTAssertEqual(backend.tolerance(for: p, config: .default), Tolerance.winograd)

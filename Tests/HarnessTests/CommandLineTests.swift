@@ -22,6 +22,8 @@ final class CommandLineTests: XCTestCase {
       (["run", "--model", "resnet18", "--size", "32", "--weights", dir.appendingPathComponent("absent").path], "cannot read"),
       (["run", "--model", "resnet18", "--size", "32", "--backends", "naive,nope"], "unknown backend 'nope'"),
       (["run", "--repetitions", "0"], "--repetitions must be between"),
+      (["run", "--warm-each=-1"], "--warm-each must be between"),
+      (["conv", "mb1ic8ih8oc8kh3", "--warm-each", "101"], "--warm-each must be between"),
       (["run", "--batch", "4096", "--size", "1024"], "needs about"),
       (["tune", "--budget=-1"], "--budget must be between"),
       (["compare", "a.csv"], "Missing expected argument"),
@@ -179,6 +181,16 @@ final class PlanCommandLineTests: XCTestCase {
     XCTAssertEqual(tune.status, 0, tune.stderr)
     XCTAssertTrue(tune.stderr.contains("shape 1/"), "progress goes to stderr")
     XCTAssertTrue(tune.stdout.isEmpty)
+    XCTAssertTrue(try String(contentsOfFile: plan, encoding: .utf8).contains("\"coldWeights\" : true"), "tune times cold weights by default")
+    // A previous plan timed with the other weight temperature is re-measured, not reused.
+    let warmPlan = dir.appendingPathComponent("warm.json").path
+    let warm = try CommandLine.run(["tune"] + common + ["--budget", "3", "--warm-weights", "--plan", plan, "--output", warmPlan])
+    XCTAssertEqual(warm.status, 0, warm.stderr)
+    XCTAssertTrue(warm.stderr.contains("timed with cold weights; re-measuring every shape"), warm.stderr)
+    XCTAssertTrue(try String(contentsOfFile: warmPlan, encoding: .utf8).contains("\"coldWeights\" : false"))
+    let cold = try CommandLine.run(["conv", "mb1ic16ih8iw8oc24kh3kw3ph1", "--backend", "tiled-simd,winograd",
+                                    "--cold-weights", "--repetitions", "2", "--check"])
+    XCTAssertEqual(cold.status, 0, cold.stdout + cold.stderr)
     let csv = dir.appendingPathComponent("run.csv").path
     let run = try CommandLine.run(["run"] + common + ["--plan", plan, "--repetitions", "3", "--csv", csv, "--layers"])
     XCTAssertEqual(run.status, 0, run.stdout + run.stderr)

@@ -207,6 +207,22 @@ final class StatisticsTests: XCTestCase {
 
   // MARK: - The sampler
 
+  /// `prepare` (e.g. evicting the weights) runs right before each timed
+  /// run, after that candidate's `warmEach` untimed runs, and never before a
+  /// warm-up run: the log of every round is, per candidate in the recorded
+  /// order, warmEach runs, the prepare, the timed run.
+  func testSamplerPreparesAndRewarmsRightBeforeEachTimedRun() {
+    enum Event: Equatable { case run(Int), prepare(Int) }
+    var log: [Event] = []
+    var policy = SamplingPolicy(warmup: 1, repetitions: 4, seed: 7)
+    policy.warmEach = 2
+    let record = Sampler.sample(count: 3, policy: policy, prepare: { log.append(.prepare($0)) }, run: { log.append(.run($0)) })
+    XCTAssertEqual(Array(log.prefix(3)), [.run(0), .run(1), .run(2)], "warm-up rounds: no prepare, no extra runs")
+    let expected = record.rounds.flatMap { $0 }.flatMap { i in [Event.run(i), .run(i), .prepare(i), .run(i)] }
+    XCTAssertEqual(Array(log.dropFirst(3)), expected)
+    XCTAssertEqual(record.samples.map(\.count), [4, 4, 4], "only the timed runs are samples")
+  }
+
   func testSamplerInterleavesShufflesAndRecordsTheOrder() {
     var log: [Int] = []
     let policy = SamplingPolicy(warmup: 1, repetitions: 6, seed: 42)

@@ -77,6 +77,34 @@ final class PlanTests: XCTestCase {
     XCTAssertEqual(Tuner.decide(clear).filter { $0.status == .chosen }.map(\.backend), ["winograd"])
   }
 
+  /// A candidate far slower than the fastest is not tied with it even when
+  /// the interval cannot be bounded (a shape with 26 candidates puts each at
+  /// 99.8%, beyond what 9 pairs reach): 1.4× the fastest over 9 noisy pairs
+  /// is not tied; 1.02× is; 1.2× with a bounded interval above 1.01 is not.
+  func testFarSlowerIsNeverTiedEvenWhenTheIntervalIsUnbounded() {
+    let base = (0..<9).map { 1 + 0.2 * Double(($0 * 5) % 7) / 7 }
+    let slower = base.enumerated().map { $1 * 1.4 * (1 + 0.3 * Double(($0 * 3) % 5 - 2) / 5) }
+    let wide = RatioEstimate.paired(base: base, candidate: slower, confidence: 0.998)
+    XCTAssertFalse(wide.isBounded, "9 pairs cannot bound a 99.8% interval")
+    XCTAssertGreaterThan(wide.ratio, 1.3)
+    XCTAssertFalse(Tuner.isTied(wide))
+    let close = RatioEstimate.paired(base: base, candidate: base.map { $0 * 1.02 }, confidence: 0.998)
+    XCTAssertTrue(Tuner.isTied(close))
+    let bounded = RatioEstimate.paired(base: base, candidate: base.enumerated().map { $1 * (1.2 + 0.001 * Double($0)) })
+    XCTAssertTrue(bounded.isBounded)
+    XCTAssertFalse(Tuner.isTied(bounded))
+  }
+
+  /// A plan records whether its candidates were timed with cold weights;
+  /// a plan written before the field (nil) reads as warm.
+  func testColdWeightsRoundTrip() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    var plan = samplePlan(model: model)
+    XCTAssertNil(try Plan.decode(plan.encoded()).coldWeights)
+    plan.coldWeights = true
+    XCTAssertEqual(try Plan.decode(plan.encoded()).coldWeights, true)
+  }
+
   /// The fewest rounds the tuner times must be able to tell candidates
   /// apart: a candidate consistently 10% slower over `minimumRounds` pairs
   /// must not come out tied (with 5 pairs every candidate would).
