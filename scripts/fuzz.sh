@@ -38,11 +38,19 @@ for t in "${targets[@]}"; do product "$t" >/dev/null; done
 # as address only: the objects then carry no coverage counters).
 build=(swift build -c release --package-path Fuzz --scratch-path .build-fuzz --sanitize=fuzzer --sanitize=address
        -Xswiftc -sanitize=fuzzer,address)
+# SwiftPM's incremental build of this package misses modules and files added
+# to the main package since .build-fuzz was made ("no such module", "cannot
+# find ... in scope"); a failed build is therefore retried once from scratch
+# before it counts.
 for t in "${targets[@]}"; do
   echo "== building $(product "$t")" >&2
   if ! log=$("${build[@]}" --product "$(product "$t")" 2>&1); then
-    echo "$log" | grep -v "ld.gold: warning" | tail -20 >&2
-    echo "fuzz.sh: building $(product "$t") failed" >&2; exit 2
+    echo "fuzz.sh: building $(product "$t") failed; retrying with an empty .build-fuzz" >&2
+    rm -rf .build-fuzz
+    if ! log=$("${build[@]}" --product "$(product "$t")" 2>&1); then
+      echo "$log" | grep -v "ld.gold: warning" | tail -20 >&2
+      echo "fuzz.sh: building $(product "$t") failed" >&2; exit 2
+    fi
   fi
 done
 bin=$("${build[@]}" --show-bin-path)
