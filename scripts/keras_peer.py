@@ -53,7 +53,6 @@ usage or input error, or when the comparison could not be run.
 """
 
 import contextlib
-import csv
 import io
 import json
 import math
@@ -72,7 +71,8 @@ from pathlib import Path
 
 from peer_common import (REPO_ROOT, ArgumentParser, ComparisonError, Logger, format_table, install_missing,
                          machine_lock, own_check_line, pair_rows, pairs_text, project_timings, ratio_summary,
-                         read_tool_facts, run_project, summarize, tail, time_calls, worst_agreement, write_csv)
+                         read_tool_facts, run_project, summarize, tail, text_table, time_calls, worst_agreement,
+                         write_csv)
 
 VARIANTS = ("keras", "keras-same")
 # Import name -> PyPI name of what the script needs beyond the standard library.
@@ -341,6 +341,18 @@ class LockstepPartner:
         return code
 
 
+# The CSV columns of the interleaved mode, after the context's: one row per runtime.
+INTERLEAVED_COLUMNS = ["runtime", "rounds", "median_ms", "p10_ms", "p90_ms", "images_per_s",
+                       "ratio_to_tflite", "ratio_to_tflite_low", "ratio_to_tflite_high",
+                       "ratio_to_tf", "ratio_to_tf_low", "ratio_to_tf_high"]
+
+
+def csv_context(args):
+    """The columns every CSV row of either mode starts with."""
+    return {"model": "resnet50", "variant": args.variant, "batch": args.batch, "input_size": args.size,
+            "threads": args.threads}
+
+
 def compare_interleaved(args, binary, weights, image, image_path, workdir, infer, flatbuffer, facts):
     """The --interleave measurement and report; returns the exit code."""
     bench_json = workdir / "resnet-bench.json"
@@ -417,9 +429,7 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
             row.update({f"ratio_to_{key}": ratio, f"ratio_to_{key}_low": low, f"ratio_to_{key}_high": high})
         table.append(cells)
         rows.append(row)
-    widths = [max(len(h), *(len(c[i]) for c in table)) for i, h in enumerate(headers)]
-    fmt = lambda fields: "  ".join(f.ljust(w) if i == 0 else f.rjust(w) for i, (f, w) in enumerate(zip(fields, widths)))
-    print("\n".join([fmt(headers), fmt(["-" * w for w in widths]), *map(fmt, table)]))
+    print(text_table(headers, table, left=0))
 
     reference = peer_logits[tf_name()]
     checked = next(iter(series))
@@ -432,16 +442,7 @@ def compare_interleaved(args, binary, weights, image, image_path, workdir, infer
     if code == 1:
         print(f"resnet-bench's own Float64-reference check FAILED (see {bench_log})")
     if args.csv is not None:
-        context = {"model": "resnet50", "variant": args.variant, "batch": args.batch, "input_size": args.size,
-                   "threads": args.threads}
-        fields = [*context, "runtime", "rounds", "median_ms", "p10_ms", "p90_ms", "images_per_s",
-                  "ratio_to_tflite", "ratio_to_tflite_low", "ratio_to_tflite_high",
-                  "ratio_to_tf", "ratio_to_tf_low", "ratio_to_tf_high"]
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({**context, **row})
+        write_csv(args.csv, rows, csv_context(args), INTERLEAVED_COLUMNS)
         log(f"wrote {len(rows)} rows to {args.csv}")
     return 0 if ok_bench and ok_peers and code == 0 else 1
 
@@ -574,9 +575,7 @@ def compare(args, workdir):
         print(f"(tolerances and blocks per stage from {facts.source}: the binary has no `env --json`)")
 
     if args.csv is not None:
-        context = {"model": "resnet50", "variant": args.variant, "batch": args.batch, "input_size": args.size,
-                   "threads": args.threads}
-        write_csv(args.csv, rows, context)
+        write_csv(args.csv, rows, csv_context(args))
         log(f"wrote {len(rows)} rows to {args.csv}")
     return 0 if ok_bench and ok_peers and not bench_failed else 1
 

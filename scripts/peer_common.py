@@ -284,16 +284,22 @@ def pair_rows(pair, peers, project, batch):
     return rows
 
 
+def text_table(headers, cells, left):
+    """Columns as wide as their widest cell, a rule under the headers; column
+    `left` (the runtime names) aligned left, the numbers right."""
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+
+    def line(fields):
+        return "  ".join(f.ljust(w) if i == left else f.rjust(w) for i, (f, w) in enumerate(zip(fields, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
 def format_table(rows):
     headers = ["pair", "runtime", "median ms", "p10 ms", "p90 ms", "img/s", "÷ best peer"]
     cells = [[str(r["pair"]), r["runtime"], f"{r['median_ms']:.2f}", f"{r['p10_ms']:.2f}", f"{r['p90_ms']:.2f}",
               f"{r['images_per_s']:.1f}", f"{r['ratio_to_best_peer']:.2f}"] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-
-    def line(fields):
-        return "  ".join(f.ljust(w) if i == 1 else f.rjust(w) for i, (f, w) in enumerate(zip(fields, widths)))
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+    return text_table(headers, cells, left=1)
 
 
 def ratio_summary(rows):
@@ -323,8 +329,13 @@ def ratio_summary(rows):
     return lines
 
 
-def write_csv(path, rows, context):
-    fields = [*context, "pair", "runtime", "median_ms", "p10_ms", "p90_ms", "images_per_s", "ratio_to_best_peer"]
+# The CSV columns of the pair mode, after the context's.
+PAIR_COLUMNS = ["pair", "runtime", "median_ms", "p10_ms", "p90_ms", "images_per_s", "ratio_to_best_peer"]
+
+
+def write_csv(path, rows, context, columns=PAIR_COLUMNS):
+    """One CSV row per row, the `context` columns first, then `columns`."""
+    fields = [*context, *columns]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
