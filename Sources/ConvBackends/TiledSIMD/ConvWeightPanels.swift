@@ -24,12 +24,17 @@ struct ConvWeightPanels: Sendable {
   /// The bias, panel by panel, zero-padded to `panelCount·width`.
   let bias: AlignedBuffer
 
+  /// Panels of `width` channels per group of `p` (the last zero-padded), and in all.
+  static func panels(of p: ConvProblem, width: Int) -> (perGroup: Int, total: Int) {
+    let perGroup = (p.groupOutChannels + width - 1) / width
+    return (perGroup, p.groups * perGroup)
+  }
+
   init(problem p: ConvProblem, weights: ConvWeights, width: Int, channelBlock kc: Int) {
     let (c, r, s) = (p.groupInChannels, p.kernelHeight, p.kernelWidth)
     let groupOut = p.groupOutChannels
     self.width = width
-    panelsPerGroup = (groupOut + width - 1) / width
-    panelCount = p.groups * panelsPerGroup
+    (panelsPerGroup, panelCount) = Self.panels(of: p, width: width)
     channelStride = r * s * width
     panelStride = c * channelStride
     storage = AlignedBuffer(count: panelCount * panelStride)
@@ -57,6 +62,13 @@ struct ConvWeightPanels: Sendable {
         }
       }
     }
+  }
+
+  /// Panel `p`'s group, and its first output channel within that group.
+  @inline(__always)
+  func position(of p: Int) -> (group: Int, firstChannel: Int) {
+    let group = p / panelsPerGroup
+    return (group, (p - group * panelsPerGroup) * width)
   }
 
   /// The first weight of panel `p`'s block starting at input channel `c0`.

@@ -207,8 +207,7 @@ struct TiledConvolutionJob: @unchecked Sendable {
     let (groupIn, groupOut, outChannels) = (job.groupInChannels, job.groupOutChannels, job.outChannels)
     let firstBlock = c0 == 0, lastBlock = c0 + block == groupIn
     let run = job.fused ? job.kernelWidth * groupIn : block
-    let group = panel / job.weights.panelsPerGroup
-    let local = (panel - group * job.weights.panelsPerGroup) * width
+    let (group, local) = job.weights.position(of: panel)
     let j0 = group * groupOut + local
     let columns = min(width, groupOut - local)
     let channelOffset = group * groupIn + c0
@@ -223,8 +222,8 @@ struct TiledConvolutionJob: @unchecked Sendable {
     }
     // The next tile's output (and residual) lines arrive during this
     // tile's reduction rather than stalling its store.
-    let nextGroup = nextOutput.panel / job.weights.panelsPerGroup
-    let nextColumn = nextGroup * groupOut + (nextOutput.panel - nextGroup * job.weights.panelsPerGroup) * width
+    let (nextGroup, nextLocal) = job.weights.position(of: nextOutput.panel)
+    let nextColumn = nextGroup * groupOut + nextLocal
     for i in 0..<MR {
       let row = min(nextOutput.pixel + i, endPixel - 1) * outChannels + nextColumn
       resnet_bench_prefetch_for_write(job.output + row)

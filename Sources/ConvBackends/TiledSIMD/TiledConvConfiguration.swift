@@ -111,7 +111,7 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// (small weights, large input) come out split by pixels and the 28×28 ones
   /// both ways, which is what interleaved runs measured fastest there.
   static func leastTrafficSplit(_ p: ConvProblem, _ config: TiledConvConfiguration, machine: MachineModel) -> Split {
-    let panels = p.groups * ((p.groupOutChannels + config.panelWidth - 1) / config.panelWidth)
+    let panels = ConvWeightPanels.panels(of: p, width: config.panelWidth).total
     let weightBytes = p.weightCount * MemoryLayout<Float>.stride
     let inputBytes = p.inputCount * MemoryLayout<Float>.stride
     func traffic(_ split: Split) -> Int {
