@@ -5,10 +5,19 @@ import Synchronization
 ///
 /// The calling thread takes part in every loop, so a pool of `threadCount`
 /// threads starts `threadCount - 1` workers. Tasks are claimed one index at a
-/// time from a single atomic ticket that packs the loop's generation, its task
-/// count and the next index; a worker can only claim a task of the loop that
-/// is running, and the caller waits for tasks to finish, never for a worker to
-/// show up. That matters on a small machine: a worker that has lost its core
+/// time from a single atomic ticket that packs the loop's generation and the
+/// range of indices not yet claimed; a worker can only claim a task of the
+/// loop that is running, and the caller waits for tasks to finish, never for a
+/// worker to show up.
+///
+/// The caller claims from the front of the range and the workers from its
+/// back, so on two threads the caller runs the first part of every loop and
+/// the worker the last, meeting wherever their speeds put them. Kernels order
+/// their tasks by output position, so a thread mostly reads the activations it
+/// wrote itself in the layer before, from its own core's L2, rather than half
+/// of them from the other core's (pthreadpool, which XNNPACK runs on, gives
+/// each thread a contiguous range and lets idle threads steal from the far end
+/// for the same reason). That matters on a small machine: a worker that has lost its core
 /// to another process (or to a BLAS library's spinning threads) does not hold
 /// the loop up, the caller simply runs the remaining tasks itself.
 ///
@@ -24,7 +33,8 @@ import Synchronization
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
 
-  // Ticket layout: generation (24 bits) | task count (20 bits) | next index (20 bits).
+  // Ticket layout: generation (24 bits) | end (20 bits) | next index (20 bits);
+  // the tasks not yet claimed are next..<end.
   private static let indexBits: UInt64 = 20
   private static let countBits: UInt64 = 20
   private static let fieldMask: UInt64 = (1 << 20) - 1
@@ -122,7 +132,7 @@ public final class ThreadPool: @unchecked Sendable {
     sleepLock.lock()
     sleepLock.broadcast()
     sleepLock.unlock()
-    drainTasks(generation: generation)
+    drainTasks(generation: generation, fromBack: false)
     while completed.load(ordering: .acquiring) < count {}
     job = nil
     jobType = nil
@@ -145,14 +155,16 @@ public final class ThreadPool: @unchecked Sendable {
 
   private static func generation(of t: UInt64) -> UInt64 { t >> (indexBits + countBits) }
 
-  /// Claims and runs tasks of loop `generation` until none is left.
-  private func drainTasks(generation: UInt64) {
+  /// Claims and runs tasks of loop `generation` until none is left: the
+  /// lowest unclaimed index each time, or the highest when `fromBack`.
+  private func drainTasks(generation: UInt64, fromBack: Bool) {
     var t = ticket.load(ordering: .acquiring)
     while Self.generation(of: t) == generation {
-      let index = Int(t & Self.fieldMask)
-      let count = Int((t >> Self.indexBits) & Self.fieldMask)
-      if index >= count { return }
-      let (claimed, actual) = ticket.compareExchange(expected: t, desired: t + 1, ordering: .acquiringAndReleasing)
+      let next = Int(t & Self.fieldMask)
+      let end = Int((t >> Self.indexBits) & Self.fieldMask)
+      if next >= end { return }
+      let (index, desired) = fromBack ? (end - 1, t - (1 << Self.indexBits)) : (next, t + 1)
+      let (claimed, actual) = ticket.compareExchange(expected: t, desired: desired, ordering: .acquiringAndReleasing)
       if claimed, let job, let jobType {
         jobType.runTask(at: job, jobOffset + index)
         completed.add(1, ordering: .releasing)
@@ -184,7 +196,7 @@ public final class ThreadPool: @unchecked Sendable {
         current = Self.generation(of: ticket.load(ordering: .acquiring))
       }
       seen = current
-      drainTasks(generation: current)
+      drainTasks(generation: current, fromBack: true)
     }
   }
 }

@@ -79,6 +79,72 @@ final class ReferenceConvolutionTests: XCTestCase {
     for _ in 0..<1000 { pool.parallelFor(2, EmptyCountingTask()) }
     XCTAssertEqual(EmptyCountingTask.runs.load(ordering: .relaxed), 2000)
   }
+
+  /// The caller claims from the front and the worker from the back, so
+  /// whatever their speeds, the caller's indices are a prefix of the loop and
+  /// the worker's the rest (each thread keeps its part of the image).
+  func testThreadPoolCallerRunsAPrefixAndTheWorkerTheRest() {
+    let pool = ThreadPool.shared(threads: 2)
+    let count = 1000, loops = 10
+    let caller = pthread_self()
+    var byCaller = [Bool](repeating: false, count: count)
+    var runs = [Int](repeating: 0, count: count)
+    var sawWorker = false
+    for _ in 0..<loops {
+      runs.withUnsafeMutableBufferPointer { r in
+        byCaller.withUnsafeMutableBufferPointer { c in
+          pool.parallelFor(count) { i in
+            r[i] += 1
+            c[i] = pthread_equal(pthread_self(), caller) != 0
+            // Long enough (5 µs) for a sleeping worker to wake and join.
+            let start = MonotonicClock.now()
+            while MonotonicClock.now() - start < 5e-6 {}
+          }
+        }
+      }
+      let firstWorker = byCaller.firstIndex(of: false) ?? count
+      XCTAssertFalse(byCaller[firstWorker...].contains(true), "the caller ran an index after the worker's first")
+      sawWorker = sawWorker || firstWorker < count
+    }
+    XCTAssertEqual(runs, [Int](repeating: loops, count: count))
+    XCTAssertTrue(sawWorker, "the worker never took part in \(loops) loops")
+  }
+
+  func testTwoEndedClaimsHandOutEveryIndexOnceFromEitherEnd() {
+    let claims = TwoEndedClaims()
+    claims.reset(count: 5)
+    XCTAssertEqual(claims.claim(fromBack: false), 0)
+    XCTAssertEqual(claims.claim(fromBack: true), 4)
+    XCTAssertEqual(claims.claim(fromBack: true), 3)
+    XCTAssertEqual(claims.claim(fromBack: false), 1)
+    XCTAssertEqual(claims.claim(fromBack: false), 2)
+    XCTAssertNil(claims.claim(fromBack: true))
+    XCTAssertNil(claims.claim(fromBack: false))
+    claims.reset(count: 0)
+    XCTAssertNil(claims.claim(fromBack: false))
+    // Two threads at once: every index exactly once, the front's a prefix.
+    let shared = SharedClaims()
+    let pool = ThreadPool.shared(threads: 2)
+    let count = 20000
+    var owner = [Int](repeating: -1, count: count)
+    shared.claims.reset(count: count)
+    owner.withUnsafeMutableBufferPointer { o in
+      pool.parallelFor(2) { slot in
+        while let i = shared.claims.claim(fromBack: slot > 0) {
+          XCTAssertEqual(o[i], -1)
+          o[i] = slot
+        }
+      }
+    }
+    XCTAssertFalse(owner.contains(-1))
+    let firstBack = owner.firstIndex(of: 1) ?? count
+    XCTAssertFalse(owner[firstBack...].contains(0))
+  }
+}
+
+/// Claims shared by the threads of a loop.
+private final class SharedClaims: Sendable {
+  let claims = TwoEndedClaims()
 }
 
 /// A task with no stored properties: its value has no address of its own.

@@ -44,8 +44,9 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   private let bias: AlignedBuffer
   /// Seconds of (input transform, products, output transform) of the last run.
   private let phaseLog = Mutex<(Double, Double, Double)?>(nil)
-  /// The next block (or item of a shared phase) a thread takes; reset before each parallel loop.
-  private let nextIndex = Atomic<Int>(0)
+  /// The blocks (or items of a shared phase) not yet taken: slot 0 takes from
+  /// the front, the other slots from the back; reset before each parallel loop.
+  private let claims = TwoEndedClaims()
 
   /// The algorithm, by output tile.
   private let algorithm: WinogradAlgorithm
@@ -161,7 +162,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
 
     switch split {
     case .blocks:
-      nextIndex.store(0, ordering: .relaxed)
+      claims.reset(count: tiling.blockCount)
       pool.parallelFor(min(threads, tiling.blockCount), WinogradBlockTasks<T>(
         owner: self, input: input, stage: stage, workspace: floats, blocks: blocks, blockFloats: blockFloats))
     case .phases:
@@ -169,7 +170,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
       for b in 0..<tiling.blockCount {
         let tiles = tiling.tiles(ofBlock: b)
         for (phase, count) in [(0, tiles.count), (1, tiling.elementCount), (2, tiles.count)] {
-          nextIndex.store(0, ordering: .relaxed)
+          claims.reset(count: count)
           pool.parallelFor(min(threads, count), WinogradPhaseTasks<T>(
             owner: self, phase: phase, count: count, tiles: tiles, input: input, v: v, m: m, stage: stage, workspace: floats))
         }
@@ -186,7 +187,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     phaseLog.withLock { $0 = sums }
   }
 
-  /// Whole blocks, taken one after another from `nextIndex`, by the thread
+  /// Whole blocks, taken one after another from `claims`, by the thread
   /// in `slot`: all three phases of a block in that thread's own scratch.
   fileprivate func runBlocks<T: WinogradTransforms>(
     _: T.Type, slot: Int, input: UnsafePointer<Float>, stage: WinogradOutputStage,
@@ -194,9 +195,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   ) {
     let area = threadArea(slot, in: floats)
     let v = blocks + slot * blockFloats, m = v + tiling.inputBlockFloats
-    while true {
-      let b = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
-      if b >= tiling.blockCount { break }
+    while let b = claims.claim(fromBack: slot > 0) {
       let tiles = tiling.tiles(ofBlock: b)
       let start = MonotonicClock.now()
       for t in tiles { transformInput(T.self, tile: t, row: t - tiles.lowerBound, input: input, into: v, area) }
@@ -213,7 +212,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
 
   /// One phase of a shared block by the thread in `slot`: items (tiles, or
   /// transformed elements for the products) taken one after another from
-  /// `nextIndex`; the thread's time goes to entry `phase` of its area's times.
+  /// `claims`; the thread's time goes to entry `phase` of its area's times.
   fileprivate func runPhase<T: WinogradTransforms>(
     _: T.Type, phase: Int, slot: Int, count: Int, tiles: Range<Int>, input: UnsafePointer<Float>,
     v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, stage: WinogradOutputStage,
@@ -221,9 +220,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
   ) {
     let area = threadArea(slot, in: floats)
     let start = MonotonicClock.now()
-    while true {
-      let i = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
-      if i >= count { break }
+    while let i = claims.claim(fromBack: slot > 0) {
       switch phase {
       case 0: transformInput(T.self, tile: tiles.lowerBound + i, row: i, input: input, into: v, area)
       case 1: multiply(element: i, tiles: tiles.count, v: v, m: m)
