@@ -88,13 +88,16 @@ final class TiledSIMDBackendTests: XCTestCase {
   /// where the input dwarfs the weights (56×56, 64 channels), panel groups
   /// where the weights dwarf the input (7×7, 512 channels, 3×3), both ways in
   /// between (28×28, 128 → 512, on two cores; on one, both ways is the
-  /// same cut as pixel blocks).
+  /// same cut as pixel blocks), among the cuts that give every core a task.
   func testDefaultSplitReadsTheFewestBytes() throws {
     let expected: [(String, cores: Int, TiledConvConfiguration.Split)] = [
       ("mb1ic64ih56iw56oc256kh1kw1sh1sw1ph0pw0", 1, .pixels), ("mb1ic64ih56iw56oc256kh1kw1sh1sw1ph0pw0", 2, .pixels),
       ("mb1ic512ih7iw7oc512kh3kw3sh1sw1ph1pw1", 1, .panels), ("mb1ic512ih7iw7oc512kh3kw3sh1sw1ph1pw1", 2, .panels),
       ("mb1ic2048ih7iw7oc512kh1kw1sh1sw1ph0pw0", 1, .panels), ("mb1ic2048ih7iw7oc512kh1kw1sh1sw1ph0pw0", 2, .panels),
       ("mb1ic128ih28iw28oc512kh1kw1sh1sw1ph0pw0", 2, .both),
+      // The classifier: one pixel, so pixel blocks would be one task; on one
+      // core that cut reads the least, on two it would leave a core idle.
+      ("mb1ic2048ih1iw1oc1000kh1kw1sh1sw1ph0pw0", 1, .pixels), ("mb1ic2048ih1iw1oc1000kh1kw1sh1sw1ph0pw0", 2, .both),
     ]
     for (descriptor, cores, split) in expected {
       var machine = MachineModel.current

@@ -110,17 +110,26 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// with cold weights on one thread, 4.0 against 6.0 ms. The 56×56 layers
   /// (small weights, large input) come out split by pixels and the 28×28 ones
   /// both ways, which is what interleaved runs measured fastest there.
+  /// Only cuts that give every core a task compete when there is one: the
+  /// classifier's single pixel cut by pixels is one task, which left the
+  /// second thread idle for the whole layer (its busy share was 50%).
   static func leastTrafficSplit(_ p: ConvProblem, _ config: TiledConvConfiguration, machine: MachineModel) -> Split {
     let panels = ConvWeightPanels.panels(of: p, width: config.panelWidth).total
     let weightBytes = p.weightCount * MemoryLayout<Float>.stride
     let inputBytes = p.inputCount * MemoryLayout<Float>.stride
-    func traffic(_ split: Split) -> Int {
+    let threads = max(machine.cores, 1)
+    func schedule(_ split: Split) -> TiledConvSchedule {
       var c = config
       c.split = split
-      let s = TiledConvSchedule(problem: p, config: c, panels: panels, threads: max(machine.cores, 1), machine: machine)
+      return TiledConvSchedule(problem: p, config: c, panels: panels, threads: threads, machine: machine)
+    }
+    func traffic(_ split: Split) -> Int {
+      let s = schedule(split)
       return s.pixelBlocks * weightBytes + s.panelGroups * inputBytes
     }
-    return [Split.pixels, .both, .panels].min { traffic($0) < traffic($1) } ?? .both
+    let splits: [Split] = [.pixels, .both, .panels]
+    let occupying = splits.filter { schedule($0).taskCount >= threads }
+    return (occupying.isEmpty ? splits : occupying).min { traffic($0) < traffic($1) } ?? .both
   }
 
   /// The configuration measured fastest on typical layers of this shape's
