@@ -30,6 +30,11 @@ import Synchronization
 ///
 /// A loop started while another runs (from inside a task, or from a second
 /// thread) runs serially on its caller; the pool never deadlocks on nesting.
+///
+/// With `accountsBusyTime` on, the pool adds up the thread-seconds its
+/// threads spend running tasks (`busySeconds`): against the threads × the
+/// loops' wall time, the rest is what they spent waiting for each other at
+/// the end of a loop. Off by default: it reads the clock twice per task.
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
 
@@ -46,6 +51,8 @@ public final class ThreadPool: @unchecked Sendable {
   private let completed = Atomic<Int>(0)
   private let running = Atomic<Bool>(false)
   private let parkRequested = Atomic<Bool>(false)
+  private let accounting = Atomic<Bool>(false)
+  private let busyNanoseconds = Atomic<Int>(0)
   private let sleepLock = NSCondition()
   private var generation: UInt64 = 0
   // Written by the dispatching thread before the ticket is released; read by a
@@ -92,15 +99,32 @@ public final class ThreadPool: @unchecked Sendable {
   /// The number of hardware threads this process may use.
   public static var availableCores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
+  /// Whether the pool adds up its threads' time in tasks (`busySeconds`).
+  public var accountsBusyTime: Bool {
+    get { accounting.load(ordering: .relaxed) }
+    set { accounting.store(newValue, ordering: .relaxed) }
+  }
+
+  /// Thread-seconds spent in tasks of top-level loops while `accountsBusyTime`
+  /// was on, summed over the threads (a loop nested in a task is part of that
+  /// task's time); on a one-thread pool, nothing is counted.
+  public var busySeconds: Double { Double(busyNanoseconds.load(ordering: .relaxed)) * 1e-9 }
+
   /// Runs `task.run(i)` for every `i` in `0..<count`, spread over the pool;
   /// returns when all have finished. Allocates nothing: the form every
   /// kernel's parallel loop uses.
   public func parallelFor<T: ParallelTask>(_ count: Int, _ task: T) {
     if count <= 0 { return }
-    if threadCount == 1 || count == 1
-      || !running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-    {
+    if threadCount == 1 || !running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
       for i in 0..<count { task.run(i) }
+      return
+    }
+    if count == 1 {
+      // Not worth waking a worker; the caller alone is busy.
+      let start = accounting.load(ordering: .relaxed) ? MonotonicClock.now() : nil
+      task.run(0)
+      if let start { addBusy(since: start) }
+      running.store(false, ordering: .releasing)
       return
     }
     withUnsafePointer(to: TaskFrame(task: task)) { pointer in
@@ -155,6 +179,10 @@ public final class ThreadPool: @unchecked Sendable {
 
   private static func generation(of t: UInt64) -> UInt64 { t >> (indexBits + countBits) }
 
+  private func addBusy(since start: Double) {
+    busyNanoseconds.add(Int(((MonotonicClock.now() - start) * 1e9).rounded()), ordering: .relaxed)
+  }
+
   /// Claims and runs tasks of loop `generation` until none is left: the
   /// lowest unclaimed index each time, or the highest when `fromBack`.
   private func drainTasks(generation: UInt64, fromBack: Bool) {
@@ -166,7 +194,9 @@ public final class ThreadPool: @unchecked Sendable {
       let (index, desired) = fromBack ? (end - 1, t - (1 << Self.indexBits)) : (next, t + 1)
       let (claimed, actual) = ticket.compareExchange(expected: t, desired: desired, ordering: .acquiringAndReleasing)
       if claimed, let job, let jobType {
+        let start = accounting.load(ordering: .relaxed) ? MonotonicClock.now() : nil
         jobType.runTask(at: job, jobOffset + index)
+        if let start { addBusy(since: start) }
         completed.add(1, ordering: .releasing)
         t = ticket.load(ordering: .acquiring)
       } else {

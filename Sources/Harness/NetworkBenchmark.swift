@@ -54,6 +54,9 @@ public struct CandidateTiming {
   public var cpuSamples: [Double]
   /// Per layer (index in `model.layers`): seconds of each timed inference.
   public var layerSamples: [[Double]]
+  /// Per layer: thread-seconds in its tasks during each timed inference,
+  /// when thread use was measured on a pool of several threads; else empty.
+  public var layerBusySamples: [[Double]] = []
   public var logits: [Float]
   public var probabilities: [Float]
   public var summary: TimingSummary { TimingSummary(samples) }
@@ -63,27 +66,42 @@ public struct CandidateTiming {
 /// warm-up, so slow drift of the machine (frequency, a neighbour's load) hits
 /// all alike; keeps every sample, network and per layer.
 public enum NetworkBenchmark {
+  /// - Parameter threadUse: also record each layer's thread-seconds in tasks
+  ///   (`CandidateTiming.layerBusySamples`), when the pool has several threads.
   public static func measure(
-    _ candidates: [BenchmarkCandidate], input: [Float], policy: SamplingPolicy,
+    _ candidates: [BenchmarkCandidate], input: [Float], policy: SamplingPolicy, threadUse: Bool = false,
     progress: (String) -> Void = { _ in }
   ) -> (timings: [CandidateTiming], record: SamplingRecord) {
     let layerCount = candidates.first?.engine.model.layers.count ?? 0
     for c in candidates { c.engine.setInput(input) }
+    let pools = candidates.map(\.engine.pool)
+    let busy = threadUse && pools.allSatisfy { $0.threadCount > 1 }
+    if busy { for p in pools { p.accountsBusyTime = true } }
+    defer { if busy { for p in pools { p.accountsBusyTime = false } } }
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: candidates.count)
+    var layerBusySamples = layerSamples
     var layerSeconds = [Double](repeating: 0, count: layerCount)
+    var layerBusy = [Double](repeating: 0, count: layerCount)
     let record = layerSeconds.withUnsafeMutableBufferPointer { buffer in
+      layerBusy.withUnsafeMutableBufferPointer { busyBuffer in
       Sampler.sample(
         count: candidates.count, policy: policy, caps: candidates.map(\.repetitionCap),
-        run: { candidates[$0].engine.run(layerSeconds: buffer.baseAddress) },
-        record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } },
+        run: { candidates[$0].engine.run(layerSeconds: buffer.baseAddress, layerBusySeconds: busy ? busyBuffer.baseAddress : nil) },
+        record: { i in
+          for l in 0..<layerCount {
+            layerSamples[i][l].append(buffer[l])
+            if busy { layerBusySamples[i][l].append(busyBuffer[l]) }
+          }
+        },
         progress: { round, counts in
           progress("round \(round): " + candidates.indices.map { "\(candidates[$0].name) \(counts[$0])" }.joined(separator: ", "))
         })
+      }
     }
     let timings = candidates.indices.map { i in
       CandidateTiming(name: candidates[i].name, samples: record.samples[i], cpuSamples: record.cpuSamples[i],
-                      layerSamples: layerSamples[i], logits: candidates[i].engine.logits,
-                      probabilities: candidates[i].engine.probabilities)
+                      layerSamples: layerSamples[i], layerBusySamples: busy ? layerBusySamples[i] : [],
+                      logits: candidates[i].engine.logits, probabilities: candidates[i].engine.probabilities)
     }
     return (timings, record)
   }

@@ -22,6 +22,8 @@ public struct NetworkRunRequest {
   public var check: Bool
   /// Also time every layer alone (`IsolatedLayers`).
   public var isolated = false
+  /// Also record how busy the threads were in each layer (`CandidateTiming.layerBusySamples`).
+  public var threadUse = false
   public var pool: ThreadPool
 
   public init(model: ResNetModel, backends: [any ConvolutionBackend], plans: [String], strictPlans: Bool,
@@ -114,7 +116,8 @@ public enum NetworkRun {
         note("\(c.name): \(layer.name) runs on \(binding.backend.name) (\(binding.fallbackReason!))")
       }
     }
-    let (timings, record) = NetworkBenchmark.measure(candidates, input: inputs.image, policy: request.policy, progress: note)
+    let (timings, record) = NetworkBenchmark.measure(candidates, input: inputs.image, policy: request.policy,
+                                                      threadUse: request.threadUse, progress: note)
     // In lockstep the rest of the work (peak, check, output) is one last
     // turn that ends when the process does, so it never overlaps the partner's rounds.
     request.policy.lockstep?.beginFinalTurn()

@@ -101,6 +101,31 @@ public enum RunTables {
                 + [r.timings[best].name, fixed(100 * times[best] / max(totals[best], 1e-12), 1) + "%", fixed(percent(l, times[best]), 1)])
     }
     table.add(["total"] + totals.map { fixed($0, 2) } + ["", "", ""])
-    return table.render()
+    return table.render() + threadUse(r)
+  }
+
+  /// With several threads: per candidate, the share of threads × layer time
+  /// its threads spent in tasks over all convolution layers (medians per
+  /// layer), and the layer that waited most. The rest is time a thread spent
+  /// waiting for the others at the end of a layer's loops (or in its serial
+  /// parts); a time per thread well above the one-thread run's layer total
+  /// instead means each thread ran slower beside the other.
+  public static func threadUse(_ r: NetworkRunResult) -> String {
+    guard let threads = r.candidates.first?.engine.pool.threadCount, threads > 1 else { return "" }
+    var lines = ""
+    for t in r.timings where !t.layerBusySamples.isEmpty {
+      var wall = 0.0, busy = 0.0, worst = (index: 0, idle: -1.0)
+      for l in t.layerSamples.indices {
+        let w = TimingSummary(t.layerSamples[l]).median, b = TimingSummary(t.layerBusySamples[l]).median
+        wall += w
+        busy += b
+        let idle = 1 - b / max(Double(threads) * w, 1e-12)
+        if idle > worst.idle { worst = (l, idle) }
+      }
+      let share = busy / max(Double(threads) * wall, 1e-12)
+      lines += "\(t.name): threads busy \(fixed(100 * share, 1))% of \(threads) × \(fixed(wall * 1e3, 2)) ms in the convolution layers"
+        + " (\(fixed(busy * 1e3, 2)) thread-ms in tasks); most waiting: \(r.model.layers[worst.index].name) \(fixed(100 * worst.idle, 1))%\n"
+    }
+    return lines
   }
 }

@@ -95,17 +95,24 @@ public final class InferenceEngine: @unchecked Sendable {
   /// - Parameters:
   ///   - layerSeconds: when given, receives each convolution layer's time
   ///     (seconds) at its index in `model.layers`; pooling and softmax are not included.
+  ///   - layerBusySeconds: when given, receives the thread-seconds the pool's
+  ///     threads spent in each convolution layer's tasks (needs
+  ///     `pool.accountsBusyTime`; against threads × the layer's time, the
+  ///     rest is waiting at the end of its loops).
   ///   - observe: called after each convolution with its layer index and output (for divergence checks).
-  public func run(layerSeconds: UnsafeMutablePointer<Double>? = nil, observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) {
+  public func run(layerSeconds: UnsafeMutablePointer<Double>? = nil, layerBusySeconds: UnsafeMutablePointer<Double>? = nil,
+                  observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) {
     for step in model.steps {
       switch step {
       case let .conv(layer, input, output, residual, relu):
         let start = layerSeconds == nil ? 0 : MonotonicClock.now()
+        let busyBefore = layerBusySeconds == nil ? 0 : pool.busySeconds
         prepared[layer].run(
           input: slots[input].pointer, output: slots[output].pointer,
           residual: residual.map { UnsafePointer(slots[$0].pointer) }, relu: relu,
           workspace: workspace.pointer, pool: pool)
         layerSeconds?[layer] = MonotonicClock.now() - start
+        layerBusySeconds?[layer] = pool.busySeconds - busyBefore
         observe?(layer, UnsafeBufferPointer(start: slots[output].pointer, count: model.layers[layer].problem.outputCount))
       case let .maxPool(input, output, window):
         Pooling.maxPool(slots[input].pointer, slots[output].pointer, batch: model.batch, window, pool: pool)

@@ -71,6 +71,7 @@ struct RunCommand: ParsableCommand {
       strictPlans: plans.strict, weightsFile: weights, inputFile: input, seed: seed, policy: repetitions.policy(lockstep: try lockstep.map { try Lockstep(prefix: $0) }),
       check: !noCheck, pool: pool)
     request.isolated = isolated && layers
+    request.threadUse = layers
     let result = try NetworkRun.execute(request, note: note)
     let report = RunReport(result, runId: runId ?? RunReport.newRunId(), timestamp: ISO8601DateFormatter().string(from: Date()),
                            gitCommit: RunReport.gitCommit())

@@ -110,6 +110,29 @@ final class ReferenceConvolutionTests: XCTestCase {
     XCTAssertTrue(sawWorker, "the worker never took part in \(loops) loops")
   }
 
+  /// Busy time counts each task of a top-level loop once: a loop nested in a
+  /// task is part of that task's time, and nothing is counted while off.
+  func testThreadPoolBusyTimeCountsTopLevelTasksOnce() {
+    let pool = ThreadPool.shared(threads: 2)
+    func spin(_ seconds: Double) {
+      let start = MonotonicClock.now()
+      while MonotonicClock.now() - start < seconds {}
+    }
+    let before = pool.busySeconds
+    pool.parallelFor(4) { _ in spin(1e-3) }
+    XCTAssertEqual(pool.busySeconds, before, "counted while off")
+    pool.accountsBusyTime = true
+    defer { pool.accountsBusyTime = false }
+    let start = pool.busySeconds
+    // 2 outer tasks × 4 nested tasks × 2 ms = 16 ms of work; counting the
+    // nested ones as well would give at least 32 ms.
+    pool.parallelFor(2) { _ in pool.parallelFor(4) { _ in spin(2e-3) } }
+    pool.parallelFor(1) { _ in spin(2e-3) }
+    let busy = pool.busySeconds - start
+    XCTAssertGreaterThanOrEqual(busy, 18e-3)
+    XCTAssertLessThan(busy, 30e-3, "nested tasks counted twice (or a thread was preempted for over 12 ms)")
+  }
+
   func testTwoEndedClaimsHandOutEveryIndexOnceFromEitherEnd() {
     let claims = TwoEndedClaims()
     claims.reset(count: 5)

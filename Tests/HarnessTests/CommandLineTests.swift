@@ -195,6 +195,14 @@ final class PlanCommandLineTests: XCTestCase {
     let run = try CommandLine.run(["run"] + common + ["--plan", plan, "--repetitions", "3", "--csv", csv, "--layers"])
     XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
     XCTAssertTrue(run.stdout.contains("plan "), run.stdout)
+    // --layers on two threads says how busy they were: a share, never above all of them.
+    let busyLines = run.stdout.split(separator: "\n").filter { $0.contains(": threads busy ") }
+    XCTAssertTrue(busyLines.contains { $0.hasPrefix("plan: threads busy ") }, run.stdout)
+    for line in busyLines {
+      let share = line.split(separator: " ").first { $0.hasSuffix("%") }.flatMap { Double($0.dropLast()) }
+      XCTAssertNotNil(share, String(line))
+      XCTAssertTrue((1...100.5).contains(share ?? -1), String(line))
+    }
     let table = try CSVTable.load(csv)
     let candidates = Set(table.rows.map { $0["candidate"]! })
     XCTAssertTrue(candidates.isSuperset(of: ["naive", "plan"]), "\(candidates)")
