@@ -8,7 +8,9 @@ import Synchronization
 /// time from a single atomic ticket that packs the loop's generation and the
 /// range of indices not yet claimed; a worker can only claim a task of the
 /// loop that is running, and the caller waits for tasks to finish, never for a
-/// worker to show up.
+/// worker to show up. That matters on a small machine: a worker that has
+/// lost its core to another process (or to a BLAS library's spinning threads)
+/// does not hold the loop up, the caller simply runs the remaining tasks itself.
 ///
 /// The caller claims from the front of the range and the workers from its
 /// back, so on two threads the caller runs the first part of every loop and
@@ -17,9 +19,8 @@ import Synchronization
 /// wrote itself in the layer before, from its own core's L2, rather than half
 /// of them from the other core's (pthreadpool, which XNNPACK runs on, gives
 /// each thread a contiguous range and lets idle threads steal from the far end
-/// for the same reason). That matters on a small machine: a worker that has lost its core
-/// to another process (or to a BLAS library's spinning threads) does not hold
-/// the loop up, the caller simply runs the remaining tasks itself.
+/// for the same reason). With more than two threads every worker takes from
+/// the back, so only the caller keeps a part of its own.
 ///
 /// Idle workers poll the ticket for `idleSpinSeconds` (a loop dispatched within
 /// that window starts in well under a microsecond; waking a sleeping worker
@@ -29,12 +30,15 @@ import Synchronization
 /// sleep at once instead of competing with it.
 ///
 /// A loop started while another runs (from inside a task, or from a second
-/// thread) runs serially on its caller; the pool never deadlocks on nesting.
+/// thread), even a loop of one task, runs serially on its caller; the pool
+/// never deadlocks on nesting.
 ///
 /// With `accountsBusyTime` on, the pool adds up the thread-seconds its
 /// threads spend running tasks (`busySeconds`): against the threads × the
 /// loops' wall time, the rest is what they spent waiting for each other at
-/// the end of a loop. Off by default: it reads the clock twice per task.
+/// the end of a loop, for a sleeping worker to wake at its start, or outside
+/// the pool (serial code, a BLAS library's own threads). Off by default: it
+/// reads the clock twice per task.
 public final class ThreadPool: @unchecked Sendable {
   public let threadCount: Int
 

@@ -4,8 +4,8 @@ import Synchronization
 /// either from the front (lowest first) or from the back (highest first), for
 /// a kernel that schedules its own items inside the pool's loop. The thread
 /// that takes from the front runs the first part of the range and the others
-/// the last, as the pool does with its own tasks (see `ThreadPool`), so a
-/// thread works on the same part of the image layer after layer.
+/// the last, as the pool does with its own tasks (see `ThreadPool`), so on
+/// two threads each works on the same part of the image layer after layer.
 public struct TwoEndedClaims: ~Copyable, Sendable {
   /// end (high 32 bits) | next (low 32 bits); the unclaimed indices are next..<end.
   private let state = Atomic<UInt64>(0)

@@ -76,8 +76,9 @@ public enum NetworkBenchmark {
     for c in candidates { c.engine.setInput(input) }
     let pools = candidates.map(\.engine.pool)
     let busy = threadUse && pools.allSatisfy { $0.threadCount > 1 }
+    let accounting = pools.map(\.accountsBusyTime)
     if busy { for p in pools { p.accountsBusyTime = true } }
-    defer { if busy { for p in pools { p.accountsBusyTime = false } } }
+    defer { for (p, was) in zip(pools, accounting) { p.accountsBusyTime = was } }
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: candidates.count)
     var layerBusySamples = layerSamples
     var layerSeconds = [Double](repeating: 0, count: layerCount)

@@ -88,7 +88,7 @@ public enum RunTables {
                    fixed(100 * (totals[c] - aloneTotal) / max(totals[c], 1e-12), 1) + "%", fixed(Double(bytes) / 1e6, 1)])
         out += "\(t.name): each layer inside the network and alone (same backend and configuration, data hot)\n" + table.render()
       }
-      return out
+      return out + threadUse(r)
     }
     var columns: [TextTable.Column] = [.init("layer", .left)]
     columns += r.timings.map { .init($0.name + " ms", .right) }
@@ -105,17 +105,22 @@ public enum RunTables {
   }
 
   /// With several threads: per candidate, the share of threads × layer time
-  /// its threads spent in tasks over all convolution layers (medians per
+  /// its threads spent in tasks over its convolution layers (medians per
   /// layer), and the layer that waited most. The rest is time a thread spent
   /// waiting for the others at the end of a layer's loops (or in its serial
-  /// parts); a time per thread well above the one-thread run's layer total
-  /// instead means each thread ran slower beside the other.
+  /// parts). Layers a BLAS library runs on threads of its own (the im2col
+  /// backends) are left out: the pool is parked through them. A time per
+  /// thread well above the one-thread run's layer total instead means each
+  /// thread ran slower beside the other.
   public static func threadUse(_ r: NetworkRunResult) -> String {
     guard let threads = r.candidates.first?.engine.pool.threadCount, threads > 1 else { return "" }
     var lines = ""
-    for t in r.timings where !t.layerBusySamples.isEmpty {
-      var wall = 0.0, busy = 0.0, worst = (index: 0, idle: -1.0)
-      for l in t.layerSamples.indices {
+    for (c, t) in r.timings.enumerated() where !t.layerBusySamples.isEmpty {
+      let bindings = r.candidates[c].engine.bindings
+      let own = t.layerSamples.indices.filter { bindings[$0].backend.libraryDetails.isEmpty }
+      guard !own.isEmpty else { continue }
+      var wall = 0.0, busy = 0.0, worst = (index: own[0], idle: -Double.infinity)
+      for l in own {
         let w = TimingSummary(t.layerSamples[l]).median, b = TimingSummary(t.layerBusySamples[l]).median
         wall += w
         busy += b
@@ -123,7 +128,9 @@ public enum RunTables {
         if idle > worst.idle { worst = (l, idle) }
       }
       let share = busy / max(Double(threads) * wall, 1e-12)
-      lines += "\(t.name): threads busy \(fixed(100 * share, 1))% of \(threads) × \(fixed(wall * 1e3, 2)) ms in the convolution layers"
+      let left = t.layerSamples.count - own.count
+      lines += "\(t.name): threads busy \(fixed(100 * share, 1))% of \(threads) × \(fixed(wall * 1e3, 2)) ms in "
+        + (left == 0 ? "the convolution layers" : "its \(own.count) layers on the pool (\(left) on a BLAS library's threads left out)")
         + " (\(fixed(busy * 1e3, 2)) thread-ms in tasks); most waiting: \(r.model.layers[worst.index].name) \(fixed(100 * worst.idle, 1))%\n"
     }
     return lines

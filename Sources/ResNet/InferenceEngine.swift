@@ -98,7 +98,8 @@ public final class InferenceEngine: @unchecked Sendable {
   ///   - layerBusySeconds: when given, receives the thread-seconds the pool's
   ///     threads spent in each convolution layer's tasks (needs
   ///     `pool.accountsBusyTime`; against threads × the layer's time, the
-  ///     rest is waiting at the end of its loops).
+  ///     rest is waiting: at the end of its loops, or for a library's own
+  ///     threads, as the im2col backends' BLAS calls do).
   ///   - observe: called after each convolution with its layer index and output (for divergence checks).
   public func run(layerSeconds: UnsafeMutablePointer<Double>? = nil, layerBusySeconds: UnsafeMutablePointer<Double>? = nil,
                   observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) {

@@ -18,9 +18,10 @@ struct TiledConvSchedule: Sendable {
   /// measured 0.98× at 2 threads in-network (ResNet-50, A/B gate, twice), the
   /// interval reaching 1.01.
   static let tasksPerThread = 8
-  /// Pixel blocks on one thread, which balances nothing: the count that was
-  /// measured before (fewer blocks re-read the weights fewer times, but the
-  /// cache bound below sets the block size on most layers anyway).
+  /// Tasks on one thread (pixel blocks, or panel groups when split by
+  /// panels), where there is nothing to balance: the count measured before
+  /// (fewer pixel blocks re-read the weights fewer times, but the cache bound
+  /// below sets the block size on most layers anyway).
   static let blocksOnOneThread = 4
 
   /// - Parameter machine: a pixel block may touch half of one core's L2 of
