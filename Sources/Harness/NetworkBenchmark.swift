@@ -85,18 +85,18 @@ public enum NetworkBenchmark {
     var layerBusy = [Double](repeating: 0, count: layerCount)
     let record = layerSeconds.withUnsafeMutableBufferPointer { buffer in
       layerBusy.withUnsafeMutableBufferPointer { busyBuffer in
-      Sampler.sample(
-        count: candidates.count, policy: policy, caps: candidates.map(\.repetitionCap),
-        run: { candidates[$0].engine.run(layerSeconds: buffer.baseAddress, layerBusySeconds: busy ? busyBuffer.baseAddress : nil) },
-        record: { i in
-          for l in 0..<layerCount {
-            layerSamples[i][l].append(buffer[l])
-            if busy { layerBusySamples[i][l].append(busyBuffer[l]) }
-          }
-        },
-        progress: { round, counts in
-          progress("round \(round): " + candidates.indices.map { "\(candidates[$0].name) \(counts[$0])" }.joined(separator: ", "))
-        })
+        Sampler.sample(
+          count: candidates.count, policy: policy, caps: candidates.map(\.repetitionCap),
+          run: { candidates[$0].engine.run(layerSeconds: buffer.baseAddress, layerBusySeconds: busy ? busyBuffer.baseAddress : nil) },
+          record: { i in
+            for l in 0..<layerCount {
+              layerSamples[i][l].append(buffer[l])
+              if busy { layerBusySamples[i][l].append(busyBuffer[l]) }
+            }
+          },
+          progress: { round, counts in
+            progress("round \(round): " + candidates.indices.map { "\(candidates[$0].name) \(counts[$0])" }.joined(separator: ", "))
+          })
       }
     }
     let timings = candidates.indices.map { i in

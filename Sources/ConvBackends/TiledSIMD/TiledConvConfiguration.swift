@@ -118,18 +118,14 @@ struct TiledConvConfiguration: Equatable, Sendable {
     let weightBytes = p.weightCount * MemoryLayout<Float>.stride
     let inputBytes = p.inputCount * MemoryLayout<Float>.stride
     let threads = max(machine.cores, 1)
-    func schedule(_ split: Split) -> TiledConvSchedule {
+    let cuts = [Split.pixels, .both, .panels].map { split -> (split: Split, tasks: Int, traffic: Int) in
       var c = config
       c.split = split
-      return TiledConvSchedule(problem: p, config: c, panels: panels, threads: threads, machine: machine)
+      let s = TiledConvSchedule(problem: p, config: c, panels: panels, threads: threads, machine: machine)
+      return (split, s.taskCount, s.pixelBlocks * weightBytes + s.panelGroups * inputBytes)
     }
-    func traffic(_ split: Split) -> Int {
-      let s = schedule(split)
-      return s.pixelBlocks * weightBytes + s.panelGroups * inputBytes
-    }
-    let splits: [Split] = [.pixels, .both, .panels]
-    let occupying = splits.filter { schedule($0).taskCount >= threads }
-    return (occupying.isEmpty ? splits : occupying).min { traffic($0) < traffic($1) } ?? .both
+    let occupying = cuts.filter { $0.tasks >= threads }
+    return (occupying.isEmpty ? cuts : occupying).min { $0.traffic < $1.traffic }?.split ?? .both
   }
 
   /// The configuration measured fastest on typical layers of this shape's
