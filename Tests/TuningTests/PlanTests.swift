@@ -117,6 +117,28 @@ final class PlanTests: XCTestCase {
     XCTAssertGreaterThan(r.low, 1 + Tuner.tieMargin)
   }
 
+  /// The in-network check moves a shape to a candidate the per-shape search
+  /// found tied on the shape's own 95% interval, and to one it found slower
+  /// only on an interval over every shape that may move. Twelve rounds, ten
+  /// of them 6–11% faster inside the network and two 4–5% slower: bounded
+  /// below 0.99 at 95%, not at 1 − 5%/21.
+  func testInNetworkMoveAsksLessOfACandidateTiedAlone() {
+    let base = (0..<12).map { 1 + 0.01 * Double(($0 * 5) % 7) }
+    let logRatios = [-0.09, -0.08, -0.10, -0.07, -0.09, -0.08, -0.11, -0.06, -0.09, 0.04, 0.05, -0.08]
+    let candidate = zip(base, logRatios).map { $0 * exp($1) }
+    let tied = Tuner.inNetworkMove(base: base, candidate: candidate, tiedAlone: true, shapes: 21)
+    XCTAssertTrue(tied.moves, "\(tied.estimate)")
+    XCTAssertEqual(tied.confidence, 1 - Tuner.tieRisk)
+    let slower = Tuner.inNetworkMove(base: base, candidate: candidate, tiedAlone: false, shapes: 21)
+    XCTAssertFalse(slower.moves, "\(slower.estimate)")
+    XCTAssertEqual(slower.confidence, 1 - Tuner.tieRisk / 21, accuracy: 1e-12)
+    // A difference within the margin moves nothing, tied or not.
+    let marginal = base.map { $0 * 0.995 }
+    XCTAssertFalse(Tuner.inNetworkMove(base: base, candidate: marginal, tiedAlone: true, shapes: 21).moves)
+    // Nor does a slower candidate.
+    XCTAssertFalse(Tuner.inNetworkMove(base: candidate, candidate: base, tiedAlone: true, shapes: 1).moves)
+  }
+
   func testCompatibility() throws {
     let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
     let plan = samplePlan(model: model)

@@ -164,8 +164,8 @@ struct TiledConvolutionJob: @unchecked Sendable {
           var prefetch = OuterProductMicrokernel.PrefetchStream(
             job.weights.block(panel: next, firstChannel: 0), count: job.blockFloats(block: groupIn))
           let nextOutput = panel + 1 < panels.upperBound ? (q, panel + 1) : (q + MR, panels.lowerBound)
-          tile(InlineArray<MR, InlineArray<NR, V>>.self, job, panel: panel, c0: 0, block: groupIn, pixel: q, endPixel: endPixel,
-               nextOutput: nextOutput, prefetch: &prefetch)
+          tile(InlineArray<MR, InlineArray<NR, V>>.self, job, PanelPass(job, panel: panel, c0: 0, block: groupIn),
+               pixel: q, endPixel: endPixel, nextOutput: (nextOutput.0, job.firstColumn(of: nextOutput.1)), prefetch: &prefetch)
         }
         q += MR
       }
@@ -179,12 +179,8 @@ struct TiledConvolutionJob: @unchecked Sendable {
         var prefetch = panel + 1 < job.weights.panelCount
           ? OuterProductMicrokernel.PrefetchStream(job.weights.block(panel: panel + 1, firstChannel: c0), count: job.blockFloats(block: block))
           : .none(job.weights.block(panel: panel, firstChannel: c0))
-        var q = firstPixel
-        while q < endPixel {
-          tile(InlineArray<MR, InlineArray<NR, V>>.self, job, panel: panel, c0: c0, block: block, pixel: q, endPixel: endPixel,
-               nextOutput: (q + MR, panel), prefetch: &prefetch)
-          q += MR
-        }
+        sweep(InlineArray<MR, InlineArray<NR, V>>.self, job, PanelPass(job, panel: panel, c0: c0, block: block),
+              pixels: firstPixel..<endPixel, prefetch: &prefetch)
       }
       c0 += block
     }
@@ -194,40 +190,87 @@ struct TiledConvolutionJob: @unchecked Sendable {
   @inline(__always)
   func blockFloats(block: Int) -> Int { kernelHeight * kernelWidth * block * weights.width }
 
+  /// The output column where panel `panel`'s channels start.
+  @inline(__always)
+  func firstColumn(of panel: Int) -> Int {
+    let (group, local) = weights.position(of: panel)
+    return group * groupOutChannels + local
+  }
+
+  /// What every register tile of one panel over one channel block shares:
+  /// worked out once per panel so the per-tile code is the reduction and the
+  /// store (on a 1×1 layer with 64 input channels a tile's reduction is only
+  /// 64 steps, and the per-tile set-up was a visible part of its time).
+  struct PanelPass {
+    /// Output columns `firstColumn ..< firstColumn + columns` (the panel's valid channels).
+    let firstColumn: Int
+    let columns: Int
+    /// Offset of the block's first input channel within a pixel's input.
+    let channelOffset: Int
+    let weights: UnsafePointer<Float>
+    /// The panel's bias; nil unless this is the last channel block.
+    let bias: UnsafePointer<Float>?
+    let firstBlock: Bool
+    let lastBlock: Bool
+    /// Contiguous reduction steps per tap (kernel column × channels when fused).
+    let run: Int
+
+    @inline(__always)
+    init(_ job: TiledConvolutionJob, panel: Int, c0: Int, block: Int) {
+      let groupIn = job.groupInChannels
+      let (group, local) = job.weights.position(of: panel)
+      firstColumn = group * job.groupOutChannels + local
+      columns = min(job.weights.width, job.groupOutChannels - local)
+      channelOffset = group * groupIn + c0
+      weights = job.weights.block(panel: panel, firstChannel: c0)
+      firstBlock = c0 == 0
+      lastBlock = c0 + block == groupIn
+      bias = lastBlock ? UnsafePointer(job.weights.bias.pointer) + panel * job.weights.width : nil
+      run = job.fused ? job.kernelWidth * groupIn : block
+    }
+  }
+
+  /// Every register tile of `pixels` for the panel of `pass`, in order, in
+  /// one loop: what the tiles share is worked out once per panel, and the
+  /// tile's code is compiled into the loop rather than called per tile.
+  @inline(never)
+  static func sweep<let MR: Int, let NR: Int, V: KernelVector>(
+    _: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, _ pass: PanelPass,
+    pixels: Range<Int>, prefetch: inout OuterProductMicrokernel.PrefetchStream
+  ) where V.Scalar == Float {
+    var q = pixels.lowerBound
+    while q < pixels.upperBound {
+      tile(InlineArray<MR, InlineArray<NR, V>>.self, job, pass, pixel: q, endPixel: pixels.upperBound,
+           nextOutput: (q + MR, pass.firstColumn), prefetch: &prefetch)
+      q += MR
+    }
+  }
+
   /// One register tile: pixels `pixel ..< pixel + MR` (clipped at `endPixel`)
-  /// × panel `panel`, over input channels `c0 ..< c0 + block`; the epilogue
-  /// with the last block. `nextOutput` (first pixel, panel) is the tile the
-  /// loop runs next, whose output (and residual) lines are prefetched.
+  /// × the panel of `pass`, over its channel block; the epilogue with the
+  /// last block. `nextOutput` (first pixel, first output column) is the tile
+  /// the loop runs next, whose output (and residual) lines are prefetched.
   @inline(__always)
   static func tile<let MR: Int, let NR: Int, V: KernelVector>(
-    _: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, panel: Int, c0: Int, block: Int,
-    pixel q: Int, endPixel: Int, nextOutput: (pixel: Int, panel: Int), prefetch: inout OuterProductMicrokernel.PrefetchStream
+    _: InlineArray<MR, InlineArray<NR, V>>.Type, _ job: TiledConvolutionJob, _ pass: PanelPass,
+    pixel q: Int, endPixel: Int, nextOutput: (pixel: Int, column: Int), prefetch: inout OuterProductMicrokernel.PrefetchStream
   ) where V.Scalar == Float {
-    let width = job.weights.width
-    let (groupIn, groupOut, outChannels) = (job.groupInChannels, job.groupOutChannels, job.outChannels)
-    let firstBlock = c0 == 0, lastBlock = c0 + block == groupIn
-    let run = job.fused ? job.kernelWidth * groupIn : block
-    let (group, local) = job.weights.position(of: panel)
-    let j0 = group * groupOut + local
-    let columns = min(width, groupOut - local)
-    let channelOffset = group * groupIn + c0
-    let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: columns)
-    let out = job.output + q * outChannels + j0
+    let outChannels = job.outChannels
+    let extent = OuterProductMicrokernel.TileExtent(rows: min(MR, endPixel - q), columns: pass.columns)
+    let out = job.output + q * outChannels + pass.firstColumn
     var acc: OuterProductMicrokernel.Accumulators<MR, NR, V> = OuterProductMicrokernel.zero()
-    if !firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
+    if !pass.firstBlock { OuterProductMicrokernel.load(&acc, from: out, ldc: outChannels, extent: extent) }
     // Rows past the last pixel repeat it: valid memory, never stored.
     let offsets = job.pixelOffsets
     let rows = InlineArray<MR, UnsafePointer<Float>> { i in
-      job.source + offsets[q + min(i, extent.rows - 1)] + channelOffset
+      job.source + offsets[q + min(i, extent.rows - 1)] + pass.channelOffset
     }
     // The next tile's output (and residual) lines arrive during this
     // tile's reduction rather than stalling its store.
-    let (nextGroup, nextLocal) = job.weights.position(of: nextOutput.panel)
-    let nextColumn = nextGroup * groupOut + nextLocal
     for i in 0..<MR {
-      let row = min(nextOutput.pixel + i, endPixel - 1) * outChannels + nextColumn
+      let row = min(nextOutput.pixel + i, endPixel - 1) * outChannels + nextOutput.column
       resnet_bench_prefetch_for_write(job.output + row)
-      if let residual = job.residual, lastBlock { resnet_bench_prefetch(residual + row) }
+      if let residual = job.residual, pass.lastBlock { resnet_bench_prefetch(residual + row) }
     }
     // The next tile's input rows when they differ from this tile's: on a 1×1
     // layer the pixels' runs of channels, first to last, when they fit in a
@@ -236,18 +279,18 @@ struct TiledConvolutionJob: @unchecked Sendable {
     var upcoming = OuterProductMicrokernel.PrefetchStream.none(rows[0])
     if nextOutput.pixel != q && job.kernelHeight == 1 && job.kernelWidth == 1 && nextOutput.pixel < job.pixels {
       let first = offsets[nextOutput.pixel], last = offsets[min(nextOutput.pixel + MR, job.pixels) - 1]
-      if last - first + run <= job.upcomingRowsLimit {
-        upcoming = OuterProductMicrokernel.PrefetchStream(job.source + first + channelOffset, count: last - first + run)
+      if last - first + pass.run <= job.upcomingRowsLimit {
+        upcoming = OuterProductMicrokernel.PrefetchStream(job.source + first + pass.channelOffset, count: last - first + pass.run)
       }
     }
     OuterProductMicrokernel.accumulate(
       &acc, rows: rows, tapRows: job.kernelHeight, tapRowStride: job.tapRowStride,
-      tapColumns: job.fused ? 1 : job.kernelWidth, tapColumnStride: job.tapColumnStride, run: run,
-      weights: job.weights.block(panel: panel, firstChannel: c0), weightStride: width, prefetch: &prefetch,
+      tapColumns: job.fused ? 1 : job.kernelWidth, tapColumnStride: job.tapColumnStride, run: pass.run,
+      weights: pass.weights, weightStride: job.weights.width, prefetch: &prefetch,
       upcoming: &upcoming)
-    let epilogue = lastBlock
+    let epilogue = pass.lastBlock
       ? OuterProductMicrokernel.Epilogue(
-        bias: UnsafePointer(job.weights.bias.pointer) + panel * width, residual: job.residual.map { $0 + q * outChannels + j0 },
+        bias: pass.bias, residual: job.residual.map { $0 + q * outChannels + pass.firstColumn },
         residualStride: outChannels, relu: job.relu)
       : .none
     OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
