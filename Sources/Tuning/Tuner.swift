@@ -291,6 +291,21 @@ public final class Tuner {
     for backend in options.backends where backend.networkRepetitionCap == nil && backend.availability.isAvailable {
       if let e = try? InferenceEngine(model: model, weights: weights, backend: backend, pool: pool) { engines.append((backend.name, e)) }
     }
+    // The backends alone run their default configurations; the tuned
+    // alternatives the search could not tell from the choice run here too.
+    var alternatives = plan
+    var anyAlternative = false
+    for s in alternatives.shapes.indices {
+      guard let problem = try? ConvProblem(descriptor: alternatives.shapes[s].descriptor), only.contains(problem),
+            let a = Self.tiedAlternative(alternatives.shapes[s].candidates) else { continue }
+      alternatives.shapes[s].backend = alternatives.shapes[s].candidates[a].backend
+      alternatives.shapes[s].config = alternatives.shapes[s].candidates[a].config
+      anyAlternative = true
+    }
+    if anyAlternative, let a = try? alternatives.assignment(for: model),
+       let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assignment: a) {
+      engines.append((Self.alternativesName, e))
+    }
     guard engines.count > 1 else { return }
     let image = NetworkInputs.seededImage(count: engines[0].engine.input.count, seed: options.seed)
     let layerCount = model.layers.count
@@ -338,6 +353,7 @@ public final class Tuner {
       plan.shapes[s].candidates[target].status = .chosen
       plan.shapes[s].candidates[target].reason = "chosen by the in-network check: \(perUse(best)) ms per layer inside the network, "
         + "ratio \(String(format: "%.3f", r.ratio)) (\(percent(confidence)) interval \(String(format: "%.3f", r.low))–\(String(format: "%.3f", r.high))) to the per-shape choice"
+        + (tiedAlone ? ", with which it was tied alone" : "")
       plan.shapes[s].backend = backend
       plan.shapes[s].config = config
     }
@@ -345,6 +361,24 @@ public final class Tuner {
     plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: options.refinementRounds)
     progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
+  }
+
+  /// The in-network check's engine of tied alternatives (a name in `refinement.networkMs`).
+  public static let alternativesName = "tied alternatives"
+
+  /// The candidate the in-network check runs beside a shape's choice: of the
+  /// accepted, accurate candidates the search found tied with the fastest (or
+  /// the fastest itself) other than the chosen one, the one with the lowest
+  /// median alone; nil when there is none. Its layers run in one more engine
+  /// (`alternativesName`), so a tie the search broke by preference can be
+  /// decided by the network instead (the backends alone run only their
+  /// default configurations).
+  static func tiedAlternative(_ candidates: [Plan.Candidate]) -> Int? {
+    candidates.indices.filter { i in
+      let c = candidates[i]
+      return c.status == .accepted && c.medianMs != nil && (c.tied == true || c.ratioToFastest == nil)
+        && (c.maxError ?? .infinity) <= (c.tolerance ?? 0)
+    }.min { (candidates[$0].medianMs ?? .infinity, $0) < (candidates[$1].medianMs ?? .infinity, $1) }
   }
 
   /// Whether the in-network check moves a shape from the per-shape choice to

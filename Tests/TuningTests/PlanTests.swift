@@ -139,6 +139,27 @@ final class PlanTests: XCTestCase {
     XCTAssertFalse(Tuner.inNetworkMove(base: candidate, candidate: base, tiedAlone: true, shapes: 1).moves)
   }
 
+  /// The in-network check's extra engine runs, per shape, the fastest of the
+  /// candidates tied with the choice alone: not the chosen one itself, not
+  /// one found slower, dropped or beyond its tolerance.
+  func testTiedAlternativeIsTheFastestOtherTiedAccurateCandidate() {
+    func candidate(_ config: String, _ status: Plan.Candidate.Status, _ ms: Double, ratio: Double?, tied: Bool?,
+                   error: Double = 1e-6) -> Plan.Candidate {
+      Plan.Candidate(backend: "tiled-simd", config: config, status: status, medianMs: ms, maxError: error, tolerance: 1e-4,
+                     repetitions: 8, ratioToFastest: ratio, tied: tied)
+    }
+    let chosen = candidate("a", .chosen, 1.02, ratio: 1.02, tied: true)
+    let fastest = candidate("b", .accepted, 1.00, ratio: nil, tied: nil)
+    let tiedSlower = candidate("c", .accepted, 1.01, ratio: 1.01, tied: true)
+    let slower = candidate("d", .accepted, 0.90, ratio: 1.2, tied: false)  // a lower median, but not tied
+    let inaccurate = candidate("e", .accepted, 0.95, ratio: nil, tied: true, error: 1e-3)
+    let dropped = candidate("f", .dropped, 0.5, ratio: nil, tied: nil)
+    XCTAssertEqual(Tuner.tiedAlternative([chosen, slower, tiedSlower, fastest, inaccurate, dropped]), 3)
+    XCTAssertEqual(Tuner.tiedAlternative([chosen, slower, tiedSlower]), 2)
+    XCTAssertNil(Tuner.tiedAlternative([chosen, slower, inaccurate, dropped]))
+    XCTAssertNil(Tuner.tiedAlternative([candidate("b", .chosen, 1.0, ratio: nil, tied: nil)]))
+  }
+
   func testCompatibility() throws {
     let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
     let plan = samplePlan(model: model)
