@@ -340,8 +340,7 @@ public final class Tuner {
                 && (c.maxError ?? .infinity) <= (c.tolerance ?? 0)
             })
       else { continue }
-      let alone = plan.shapes[s].candidates[target]
-      let tiedAlone = alone.status == .accepted && alone.medianMs != nil && (alone.tied == true || alone.ratioToFastest == nil)
+      let tiedAlone = Self.isTiedAlone(plan.shapes[s].candidates[target])
       let (moves, r, confidence) = Self.inNetworkMove(base: cost[0], candidate: cost[best], tiedAlone: tiedAlone, shapes: only.count)
       guard moves else { continue }
       changed += 1
@@ -374,11 +373,14 @@ public final class Tuner {
   /// decided by the network instead (the backends alone run only their
   /// default configurations).
   static func tiedAlternative(_ candidates: [Plan.Candidate]) -> Int? {
-    candidates.indices.filter { i in
-      let c = candidates[i]
-      return c.status == .accepted && c.medianMs != nil && (c.tied == true || c.ratioToFastest == nil)
-        && (c.maxError ?? .infinity) <= (c.tolerance ?? 0)
-    }.min { (candidates[$0].medianMs ?? .infinity, $0) < (candidates[$1].medianMs ?? .infinity, $1) }
+    candidates.indices.filter { i in isTiedAlone(candidates[i]) && (candidates[i].maxError ?? .infinity) <= (candidates[i].tolerance ?? 0) }
+      .min { (candidates[$0].medianMs ?? .infinity, $0) < (candidates[$1].medianMs ?? .infinity, $1) }
+  }
+
+  /// An accepted (not chosen) candidate the per-shape search timed and could
+  /// not tell from the fastest: tied with it, or the fastest itself.
+  static func isTiedAlone(_ c: Plan.Candidate) -> Bool {
+    c.status == .accepted && c.medianMs != nil && (c.tied == true || c.ratioToFastest == nil)
   }
 
   /// Whether the in-network check moves a shape from the per-shape choice to
