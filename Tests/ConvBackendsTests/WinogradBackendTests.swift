@@ -4,7 +4,7 @@ import Measurement
 import XCTest
 
 /// The Winograd backend: its 1-D and 2-D transforms against direct correlation,
-/// both tile sizes against the Float64 reference on every stride-1 3×3 layer of
+/// every tile size against the Float64 reference on every stride-1 3×3 layer of
 /// ResNet-18/34/50 and on generated edge shapes, its configuration handling and
 /// its phase profile.
 final class WinogradBackendTests: XCTestCase {
@@ -35,6 +35,20 @@ final class WinogradBackendTests: XCTestCase {
     }
   }
 
+  func testF3x3OneDimensionalTransformsMatchCorrelation() {
+    var rng = SeededGenerator(seed: 15)
+    for _ in 0..<20 {
+      let d = (0..<5).map { _ in vector(&rng) }, g = (0..<3).map { _ in vector(&rng) }
+      let u = filterRow(g) {
+        let t = WinogradF3x3Transforms.filterRow(($0[0], $0[1], $0[2]))
+        return [t.0, t.1, t.2, t.3, t.4]
+      }
+      let v = WinogradF3x3Transforms.inputRow((d[0], d[1], d[2], d[3], d[4]))
+      let y = WinogradF3x3Transforms.outputRow((u[0] * v.0, u[1] * v.1, u[2] * v.2, u[3] * v.3, u[4] * v.4))
+      assertClose([y.0, y.1, y.2], correlate(d, g))
+    }
+  }
+
   func testF4x3OneDimensionalTransformsMatchCorrelation() {
     var rng = SeededGenerator(seed: 12)
     for _ in 0..<20 {
@@ -52,6 +66,10 @@ final class WinogradBackendTests: XCTestCase {
 
   func testF2x3TwoDimensionalTransformsMatchCorrelation() {
     checkTwoDimensional(WinogradF2x3Transforms.self, seed: 13)
+  }
+
+  func testF3x3TwoDimensionalTransformsMatchCorrelation() {
+    checkTwoDimensional(WinogradF3x3Transforms.self, seed: 16)
   }
 
   func testF4x3TwoDimensionalTransformsMatchCorrelation() {
@@ -72,11 +90,11 @@ final class WinogradBackendTests: XCTestCase {
     }
   }
 
-  func testConfigurationsCoverBothTilesAndAllPrepare() throws {
+  func testConfigurationsCoverEveryTileAndAllPrepare() throws {
     for descriptor in Self.resnetShapes {
       let p = try ConvProblem(descriptor: descriptor)
       let configs = backend.configurations(for: p)
-      XCTAssertEqual(Set(configs.compactMap { $0[WinogradBackend.outputTileKey] }), [2, 4], descriptor)
+      XCTAssertEqual(Set(configs.compactMap { $0[WinogradBackend.outputTileKey] }), [2, 3, 4], descriptor)
       XCTAssertEqual(Set(configs).count, configs.count, "duplicate configurations for \(descriptor)")
       let weights = ConvWeights.random(for: p, seed: 3)
       XCTAssertEqual(try backend.prepare(p, weights: weights, config: .default).config, configs[0])
@@ -86,7 +104,7 @@ final class WinogradBackendTests: XCTestCase {
   func testPrepareRejectsUnknownConfigurations() throws {
     let p = try ConvProblem(descriptor: "mb1ic8ih9iw9oc8kh3kw3ph1")
     let weights = ConvWeights.random(for: p, seed: 4)
-    for text in ["m=3", "m=6", "tiles=0", "tiles=100000", "split=2", "block=4", "m=4,mc=64"] {
+    for text in ["m=1", "m=5", "m=6", "tiles=0", "tiles=100000", "split=2", "block=4", "m=4,mc=64"] {
       let config = try XCTUnwrap(BackendConfig(parsing: text))
       XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: config), text) { error in
         XCTAssertTrue(error is BackendError, text)
@@ -142,7 +160,7 @@ final class WinogradBackendTests: XCTestCase {
 
   // MARK: - Against the reference
 
-  /// Every configuration (both tile sizes, both splits, every candidate block
+  /// Every configuration (every tile size, both splits, every candidate block
   /// size) on every ResNet stride-1 3×3 layer, the epilogue varied by seed
   /// (residual on even seeds, ReLU unless the seed is a multiple of 3).
   func testResNetLayersWithinTolerance() throws {

@@ -1,7 +1,7 @@
 import ConvCore
 import Synchronization
 
-/// One stride-1 3×3 convolution prepared for Winograd F(m×m, 3×3), m = 2 or 4.
+/// One stride-1 3×3 convolution prepared for Winograd F(m×m, 3×3), m = 2, 3 or 4.
 ///
 /// `prepare` computes U = G·g·Gᵀ for every (output, input) channel pair of
 /// every group and packs it as α²·groups matrices [C/g × OC/g], one per
@@ -72,6 +72,7 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     let transformed = AlignedBuffer(count: elements * groups * c * k)
     switch algorithm {
     case .f4x3: Self.transformFilters(WinogradF4x3Transforms.self, p, weights, into: transformed.pointer)
+    case .f3x3: Self.transformFilters(WinogradF3x3Transforms.self, p, weights, into: transformed.pointer)
     case .f2x3: Self.transformFilters(WinogradF2x3Transforms.self, p, weights, into: transformed.pointer)
     }
     filters = (0..<elements * groups).map { i in
@@ -100,6 +101,9 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
     switch algorithm {
     case .f4x3:
       execute(WinogradF4x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
+              workspace: workspace, pool: pool)
+    case .f3x3:
+      execute(WinogradF3x3Transforms.self, input: input, output: output, residual: residual, relu: relu,
               workspace: workspace, pool: pool)
     case .f2x3:
       execute(WinogradF2x3Transforms.self, input: input, output: output, residual: residual, relu: relu,

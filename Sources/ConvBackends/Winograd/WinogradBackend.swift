@@ -9,7 +9,7 @@ import ConvCore
 ///
 /// Configuration keys (missing ones take the values `defaultConfiguration`
 /// picks for the given or preferred `m`):
-/// - `m`: output tile side, 2 (α = 4, 16 products per tile) or 4 (α = 6, 36 products);
+/// - `m`: output tile side, 2 (α = 4, 16 products per tile), 3 (α = 5, 25) or 4 (α = 6, 36);
 /// - `tiles`: tiles transformed and multiplied per block, 1–`maxBlockTiles`
 ///   (the rows of each product; multiples of the GEMM tile's rows fill it);
 /// - `split`: 0 = threads take whole blocks, 1 = threads share each block's
@@ -34,7 +34,7 @@ public struct WinogradBackend: ConvolutionBackend {
   public init() {}
   public var name: String { "winograd" }
   public var summary: String {
-    "Winograd F(2×2,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, packed-GEMM products"
+    "Winograd F(2×2,3×3) / F(3×3,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, packed-GEMM products"
   }
   public var availability: Availability { .available }
 
@@ -163,6 +163,7 @@ public struct WinogradBackend: ConvolutionBackend {
 /// The Winograd algorithms implemented, by output tile side m (the raw value).
 enum WinogradAlgorithm: Int, CaseIterable, Sendable {
   case f2x3 = 2
+  case f3x3 = 3
   case f4x3 = 4
   var outputTile: Int { rawValue }
 }
