@@ -22,7 +22,8 @@ public struct TuningOptions {
   /// choices and with every backend alone, and let a shape move to whichever
   /// ran it clearly faster inside the network.
   public var refineInNetwork = true
-  /// Interleaved whole-network rounds of that check. Its 95% holds for all the shapes it may
+  /// The fewest interleaved whole-network rounds of that check (it takes up
+  /// to 10× as many while the budget lasts). Its 95% holds for all the shapes it may
   /// change together (24 for ResNet-50, so each interval is at 99.8%), and
   /// fewer than 10 pairs cannot bound a signed-rank interval that wide.
   public var refinementRounds = 12
@@ -135,7 +136,8 @@ public final class Tuner {
       budgetSeconds: options.budgetSeconds, elapsedSeconds: 0, maxError: options.maxError,
       shapes: results, refinement: nil, load: nil, coldWeights: options.coldWeights)
     if options.refineInNetwork && !toMeasure.isEmpty {
-      refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)))
+      refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)),
+                      budgetLeft: max(0, options.budgetSeconds - (Stopwatch.now() - start)))
     }
     plan.elapsedSeconds = Stopwatch.now() - start
     plan.load = MachineLoad.between(loadStart, .now(), cores: options.machine.cores)
@@ -280,7 +282,15 @@ public final class Tuner {
   /// configuration passed the accuracy check and the difference, paired round
   /// by round, is clear (the interval of the ratio lies below 1 − `tieMargin`).
   /// Only the shapes in `only` (those just measured) may change.
-  func refineInNetwork(_ plan: inout Plan, only: Set<ConvProblem>) {
+  ///
+  /// The check runs at least `refinementRounds` rounds and goes on while the
+  /// budget the per-shape search left (`budgetLeft`, seconds) lasts, up to
+  /// `SamplingPolicy.extensionFactor` times as many: the search often ends
+  /// early (every shape reached its rounds), and the network's evidence is
+  /// what decides a tie, so the time is worth more here. On a noisy host 12
+  /// rounds could not separate a 7% difference per layer at the 99.8% the
+  /// untied moves need.
+  func refineInNetwork(_ plan: inout Plan, only: Set<ConvProblem>, budgetLeft: Double) {
     guard let weights = try? ResNetWeights.fold(ResNetWeights.seeded(for: model, seed: options.seed), for: model),
           let assignment = try? plan.assignment(for: model) else { return }
     let planName = "plan (per shape)"
@@ -312,9 +322,14 @@ public final class Tuner {
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: engines.count)
     var seconds = [Double](repeating: 0, count: layerCount)
     for e in engines { e.engine.setInput(image) }
+    // One untimed run of each engine warms it up and prices a round; every
+    // engine runs in every round, so the rounds stay paired.
+    let perRound = engines.reduce(0.0) { total, e in total + Stopwatch.time { e.engine.run() } }
+    let affordable = perRound > 0 ? Int(budgetLeft / perRound) : 0
+    let rounds = min(options.refinementRounds * SamplingPolicy.extensionFactor, max(options.refinementRounds, affordable))
     let record = seconds.withUnsafeMutableBufferPointer { buffer in
       Sampler.sample(
-        count: engines.count, policy: SamplingPolicy(warmup: 1, repetitions: options.refinementRounds, seed: options.seed),
+        count: engines.count, policy: SamplingPolicy(warmup: 0, repetitions: rounds, seed: options.seed),
         run: { engines[$0].engine.run(layerSeconds: buffer.baseAddress) },
         record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } })
     }
@@ -357,8 +372,8 @@ public final class Tuner {
       plan.shapes[s].config = config
     }
     let networkMs = Dictionary(uniqueKeysWithValues: engines.indices.map { (engines[$0].name, TimingSummary(record.samples[$0]).median * 1e3) })
-    plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: options.refinementRounds)
-    progress("in-network check: " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
+    plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: record.samples[0].count)
+    progress("in-network check (\(record.samples[0].count) rounds): " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
   }
 

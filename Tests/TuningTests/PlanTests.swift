@@ -233,6 +233,8 @@ final class PlanTests: XCTestCase {
       XCTAssertLessThanOrEqual(chosen.first?.maxError ?? 1, chosen.first?.tolerance ?? 0)
     }
     XCTAssertEqual(try plan.assignment(for: model).count, model.layers.count)
+    // The search overran its half second: the in-network check runs its minimum.
+    XCTAssertEqual(plan.refinement?.rounds, options.refinementRounds)
     // A plan from this machine is reused shape for shape; one from elsewhere is not.
     var partial = plan
     partial.shapes.removeLast()
@@ -244,4 +246,22 @@ final class PlanTests: XCTestCase {
     _ = Tuner(model: model, options: options, pool: pool, progress: { messages.append($0) }).tune(previous: foreign, fingerprint: fp)
     XCTAssertTrue(messages.contains { $0.contains("re-measuring every shape") })
   }
+
+  /// Budget the per-shape search leaves goes to the in-network check: on a
+  /// 32-pixel ResNet-18 a round of its six engines costs milliseconds, so a
+  /// budget of seconds left affords the most rounds, every engine in every
+  /// round (the comparisons pair them).
+  func testInNetworkCheckSpendsTheBudgetLeftOnPairedRounds() throws {
+    let model = try ResNetModel(depth: .resnet18, inputSize: 32, classes: 4)
+    var options = TuningOptions(backends: BackendRegistry.all)
+    options.budgetSeconds = 20
+    options.repetitions = 3
+    let pool = ThreadPool.shared(threads: 1)
+    let start = Stopwatch.now()
+    let plan = Tuner(model: model, options: options, pool: pool).tune(fingerprint: MachineFingerprint.current(threads: 1))
+    let refinement = try XCTUnwrap(plan.refinement)
+    XCTAssertEqual(refinement.rounds, options.refinementRounds * SamplingPolicy.extensionFactor)
+    XCTAssertLessThan(Stopwatch.now() - start, options.budgetSeconds * 1.5, "the check stays within the budget left")
+  }
 }
+
