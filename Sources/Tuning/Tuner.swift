@@ -333,13 +333,13 @@ public final class Tuner {
         run: { engines[$0].engine.run(layerSeconds: buffer.baseAddress) },
         record: { i in for l in 0..<layerCount { layerSamples[i][l].append(buffer[l]) } })
     }
+    let timedRounds = record.samples[0].count
     var changed = 0
     for s in plan.shapes.indices {
       guard let problem = try? ConvProblem(descriptor: plan.shapes[s].descriptor), only.contains(problem) else { continue }
       let layers = model.layers.indices.filter { model.layers[$0].problem == problem }
       guard let first = layers.first else { continue }
-      let rounds = record.samples[0].count
-      let cost = engines.indices.map { e in (0..<rounds).map { r in layers.reduce(0) { $0 + layerSamples[e][$1][r] } } }
+      let cost = engines.indices.map { e in (0..<timedRounds).map { r in layers.reduce(0) { $0 + layerSamples[e][$1][r] } } }
       let medians = cost.map { TimingSummary.median($0) }
       let best = medians.indices.min { medians[$0] < medians[$1] }!
       guard best != 0 else { continue }
@@ -372,8 +372,8 @@ public final class Tuner {
       plan.shapes[s].config = config
     }
     let networkMs = Dictionary(uniqueKeysWithValues: engines.indices.map { (engines[$0].name, TimingSummary(record.samples[$0]).median * 1e3) })
-    plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: record.samples[0].count)
-    progress("in-network check (\(record.samples[0].count) rounds): " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
+    plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: timedRounds)
+    progress("in-network check (\(timedRounds) rounds): " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
   }
 
