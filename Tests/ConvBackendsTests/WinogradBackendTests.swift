@@ -104,7 +104,8 @@ final class WinogradBackendTests: XCTestCase {
   func testPrepareRejectsUnknownConfigurations() throws {
     let p = try ConvProblem(descriptor: "mb1ic8ih9iw9oc8kh3kw3ph1")
     let weights = ConvWeights.random(for: p, seed: 4)
-    for text in ["m=1", "m=5", "m=6", "tiles=0", "tiles=100000", "split=2", "block=4", "m=4,mc=64"] {
+    for text in ["m=1", "m=5", "m=6", "tiles=0", "tiles=100000", "split=2", "block=4", "m=4,mc=64",
+                 "dims=0", "dims=3", "dims=1,m=3", "dims=1,m=4", "dims=1,tiles=4", "dims=1,split=1", "dims=1,mr=7", "dims=1,nr=9"] {
       let config = try XCTUnwrap(BackendConfig(parsing: text))
       XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: config), text) { error in
         XCTAssertTrue(error is BackendError, text)
@@ -112,6 +113,36 @@ final class WinogradBackendTests: XCTestCase {
     }
     let partial = try backend.prepare(p, weights: weights, config: BackendConfig(["m": 2]))
     XCTAssertEqual(partial.config[WinogradBackend.outputTileKey], 2)
+    XCTAssertNil(partial.config[WinogradBackend.dimensionsKey])
+    let rows = try backend.prepare(p, weights: weights, config: BackendConfig(["dims": 1]))
+    XCTAssertEqual(rows.config[WinogradBackend.dimensionsKey], 1)
+    XCTAssertEqual(rows.config[WinogradBackend.outputTileKey], 2)
+    XCTAssertNotNil(rows.config["mr"])
+  }
+
+  /// F(2, 3) along rows runs its products without groups; a grouped layer is
+  /// refused with dims=1 by name, and not offered it.
+  func testRowsOnlyWithoutGroups() throws {
+    let grouped = try ConvProblem(descriptor: "g4mb1ic32ih9iw9oc32kh3kw3ph1")
+    XCTAssertFalse(backend.configurations(for: grouped).contains { $0[WinogradBackend.dimensionsKey] == 1 })
+    XCTAssertThrowsError(try backend.prepare(grouped, weights: .random(for: grouped, seed: 8), config: BackendConfig(["dims": 1]))) { error in
+      XCTAssertTrue((error as? BackendError)?.message.contains("groups=1") ?? false, "\(error)")
+    }
+    let plain = try ConvProblem(descriptor: Self.resnetShapes[3])
+    let rows = backend.configurations(for: plain).filter { $0[WinogradBackend.dimensionsKey] == 1 }
+    XCTAssertEqual(Set(rows.compactMap { $0["mr"] }), [6, 4], "the default register tile and 4 rows")
+  }
+
+  /// The transformed filters of F(2, 3) along rows are 12/9 of the layer's:
+  /// four planes of three kernel rows, each row G·g (what `packedWeightBytes`
+  /// reports, and what cold-weight timings evict).
+  func testRowFiltersAreTwelveNinths() throws {
+    let p = try ConvProblem(descriptor: "mb1ic32ih7iw7oc32kh3kw3ph1")
+    let prepared = try backend.prepare(p, weights: .random(for: p, seed: 9), config: BackendConfig(["dims": 1]))
+    let weightBytes = p.weightCount * MemoryLayout<Float>.stride
+    XCTAssertGreaterThanOrEqual(prepared.packedWeightBytes, weightBytes * 12 / 9)
+    XCTAssertLessThan(prepared.packedWeightBytes, weightBytes * 12 / 9 + 4 * 32 * 4 * 2 + 64)
+    XCTAssertEqual(prepared.packedWeightBuffers.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride, prepared.packedWeightBytes)
   }
 
   /// The defaults measured fastest on ResNet-50's layers (batch 1, 2 threads):
@@ -177,7 +208,8 @@ final class WinogradBackendTests: XCTestCase {
   /// 100 generated shapes (input 1–16 pixels a side, so outputs from 1 pixel
   /// with partial tiles at every edge; 1–40 channels, padding 0–2, batch 1–3)
   /// for each tile size, with blocks of 1–5 tiles so blocks end inside images
-  /// and rows, both splits and 1 or 2 threads.
+  /// and rows, both splits and 1 or 2 threads; and F(2, 3) along rows with
+  /// each native register tile's rows in turn (odd widths end in a half tile).
   func testEdgeShapesWithinTolerance() throws {
     let shapes = ConvTestSupport.edgeShapes(count: 100, seed: 2024, kernels: [3], strides: [1])
     for (index, p) in shapes.enumerated() {
@@ -189,6 +221,10 @@ final class WinogradBackendTests: XCTestCase {
         ])
         try ConvTestSupport.check(backend, p, config: config, seed: UInt64(index), threads: 1 + index % 2)
       }
+      let vectors = WinogradBackend.rowKnobs(for: p, machine: .current).panelVectors
+      let tileRows = KernelTable.native(on: .current).filter { $0.vectors == vectors }.map(\.rows)
+      let rows = BackendConfig([WinogradBackend.dimensionsKey: 1, "mr": tileRows[index % tileRows.count]])
+      try ConvTestSupport.check(backend, p, config: rows, seed: UInt64(index), threads: 1 + index % 2)
     }
   }
 

@@ -13,7 +13,10 @@ import ConvCore
 /// - `tiles`: tiles transformed and multiplied per block, 1–`maxBlockTiles`
 ///   (the rows of each product; multiples of the GEMM tile's rows fill it);
 /// - `split`: 0 = threads take whole blocks, 1 = threads share each block's
-///   phases (see `WinogradSplit`).
+///   phases (see `WinogradSplit`);
+/// - `dims`: 2 (the default) for the above; 1 for F(2, 3) along rows only
+///   (`PreparedRowWinograd`, groups = 1), whose products run on the tiled
+///   direct kernel, with its register tile as `mr` and `nr`.
 ///
 /// Scratch is sized for the machine's cores; a larger pool runs on that many
 /// of its threads.
@@ -22,6 +25,13 @@ public struct WinogradBackend: ConvolutionBackend {
   public static let outputTileKey = "m"
   public static let blockTilesKey = "tiles"
   public static let splitKey = "split"
+  /// 2 (the default): F(m×m, 3×3); 1: F(2, 3) along rows only (`PreparedRowWinograd`).
+  public static let dimensionsKey = "dims"
+  /// Keys of the inner direct convolution of `dims=1`: its register tile's rows and vectors.
+  static let rowTileKeys = ["mr", "nr"]
+  /// Register-tile rows the tuner tries for `dims=1` besides the default: 4
+  /// divides the 28 tiles of a 7×7 image (7 rows × 4 tiles of 2) exactly.
+  static let rowCandidateTileRows = [4]
   /// The output tile sides implemented.
   public static var outputTiles: [Int] { WinogradAlgorithm.allCases.map(\.outputTile) }
   /// Largest accepted `tiles`: beyond it a block no longer fits any cache.
@@ -34,7 +44,7 @@ public struct WinogradBackend: ConvolutionBackend {
   public init() {}
   public var name: String { "winograd" }
   public var summary: String {
-    "Winograd F(2×2,3×3) / F(3×3,3×3) / F(4×4,3×3) for 3×3 stride-1 layers: SIMD transforms, packed-GEMM products"
+    "Winograd F(2×2,3×3) / F(3×3,3×3) / F(4×4,3×3), and F(2,3) along rows, for 3×3 stride-1 layers: SIMD transforms, packed-GEMM products"
   }
   public var availability: Availability { .available }
 
@@ -54,8 +64,9 @@ public struct WinogradBackend: ConvolutionBackend {
   /// Its layers' errors compound over a network more than direct methods' (see `Tolerance`).
   public var networkTolerance: Double { Tolerance.networkWinograd }
 
-  /// The default first, then both tile sizes × both splits × `candidateBlockTiles`
-  /// (block sizes capped at the tile count, duplicates dropped).
+  /// The default first, then every tile size × both splits × `candidateBlockTiles`
+  /// (block sizes capped at the tile count, duplicates dropped), then with
+  /// groups = 1 F(2, 3) along rows with the default and `rowCandidateTileRows` tiles.
   public func configurations(for p: ConvProblem, machine: MachineModel) -> [BackendConfig] {
     let preferred = preferredOutputTile(for: p)
     var out = [defaultConfiguration(for: p, outputTile: preferred, machine: machine)]
@@ -67,6 +78,13 @@ public struct WinogradBackend: ConvolutionBackend {
           let config = Self.configuration(m: m, tiles: tiles, split: split)
           if !out.contains(config) { out.append(config) }
         }
+      }
+    }
+    if p.groups == 1 {
+      let knobs = Self.rowKnobs(for: p, machine: machine)
+      for rows in [knobs.pixelTile] + Self.rowCandidateTileRows where KernelTable.tile(rows: rows, vectors: knobs.panelVectors, lanes: knobs.lanes) != nil {
+        let config = Self.rowConfiguration(rows: rows, vectors: knobs.panelVectors)
+        if !out.contains(config) { out.append(config) }
       }
     }
     return out
@@ -137,7 +155,12 @@ public struct WinogradBackend: ConvolutionBackend {
   public func pack(_ p: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
     -> PreparedConvolution
   {
-    let known: Set = [Self.outputTileKey, Self.blockTilesKey, Self.splitKey]
+    switch config[Self.dimensionsKey] ?? 2 {
+    case 1: return try packRows(p, weights: weights, config: config, machine: machine)
+    case 2: break
+    case let d: throw BackendError("winograd has no dims=\(d); choose dims=2 (F(m×m, 3×3), the default) or dims=1 (F(2, 3) along rows)")
+    }
+    let known: Set = [Self.outputTileKey, Self.blockTilesKey, Self.splitKey, Self.dimensionsKey]
     if let unknown = config.parameters.keys.sorted().first(where: { !known.contains($0) }) {
       throw BackendError("winograd has no configuration key '\(unknown)'; known: m, tiles, split")
     }
@@ -157,6 +180,42 @@ public struct WinogradBackend: ConvolutionBackend {
     return PreparedWinograd(problem: p, weights: weights, config: Self.configuration(m: m, tiles: tiles, split: split),
                             algorithm: algorithm, blockTiles: tiles, split: split, maxThreads: machine.cores,
                             gemmTile: PackedGemm.defaultTile(on: machine))
+  }
+}
+
+extension WinogradBackend {
+  /// The inner direct convolution's knobs for `dims=1`: tiled-simd's default for the 3×1 products.
+  static func rowKnobs(for p: ConvProblem, machine: MachineModel) -> TiledConvConfiguration {
+    TiledConvConfiguration.defaultFor(PreparedRowWinograd.productProblem(p), machine: machine)
+  }
+
+  static func rowConfiguration(rows: Int, vectors: Int) -> BackendConfig {
+    BackendConfig([dimensionsKey: 1, outputTileKey: 2, "mr": rows, "nr": vectors])
+  }
+
+  /// `dims=1`: F(2, 3) along rows, its products on a tiled direct 3×1 convolution.
+  func packRows(_ p: ConvProblem, weights: ConvWeights, config: BackendConfig, machine: MachineModel) throws
+    -> PreparedConvolution
+  {
+    let known = Set([Self.outputTileKey, Self.dimensionsKey] + Self.rowTileKeys)
+    if let unknown = config.parameters.keys.sorted().first(where: { !known.contains($0) }) {
+      throw BackendError("winograd dims=1 has no configuration key '\(unknown)'; known: dims, m, mr, nr")
+    }
+    if let m = config[Self.outputTileKey], m != 2 {
+      throw BackendError("winograd dims=1 is F(2, 3) along rows: m must be 2, got m=\(m)")
+    }
+    guard p.groups == 1 else {
+      throw BackendError("winograd dims=1 needs groups=1 (got g\(p.groups)); use dims=2")
+    }
+    var knobs = Self.rowKnobs(for: p, machine: machine)
+    if let mr = config["mr"] { knobs.pixelTile = mr }
+    if let nr = config["nr"] { knobs.panelVectors = nr }
+    guard let tile = knobs.tile else {
+      throw BackendError("winograd dims=1 has no register tile mr=\(knobs.pixelTile),nr=\(knobs.panelVectors); tiles: \(KernelTable.listing)")
+    }
+    return PreparedRowWinograd(problem: p, weights: weights,
+                               config: Self.rowConfiguration(rows: knobs.pixelTile, vectors: knobs.panelVectors),
+                               knobs: knobs, tile: tile, machine: machine)
   }
 }
 
