@@ -108,6 +108,53 @@ final class TiledSIMDBackendTests: XCTestCase {
     }
   }
 
+  /// With two threads the tasks shrink towards the middle of the list, where
+  /// the two threads meet: the parts cover the range exactly, in order, none
+  /// empty while there are units for all, the end parts about `maximumTaper`
+  /// times the middle ones when there are enough units, less when there are few.
+  func testTaperedSharesCoverTheRangeAndShrinkToTheMiddle() {
+    for (parts, total) in [(16, 523), (16, 32), (8, 33), (5, 11), (16, 1000), (7, 7)] {
+      var next = 0
+      var sizes: [Int] = []
+      for i in 0..<parts {
+        let r = TiledConvSchedule.share(i, of: parts, total: total, tapered: true)
+        XCTAssertEqual(r.lowerBound, next, "\(parts) parts of \(total): part \(i) starts where the previous ended")
+        next = r.upperBound
+        sizes.append(r.count)
+      }
+      XCTAssertEqual(next, total, "\(parts) parts of \(total) cover it")
+      XCTAssertTrue(sizes.allSatisfy { $0 >= 1 }, "\(parts) parts of \(total): \(sizes)")
+      guard let first = sizes.first, let middle = sizes[(parts - 1) / 2 ... parts / 2].min() else { continue }
+      if TiledConvSchedule.taperedShare(0, of: parts, total: total) == nil {
+        XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "equal shares when it cannot taper: \(sizes)")
+      } else {
+        XCTAssertGreaterThan(first, middle, "\(parts) parts of \(total): \(sizes)")
+        XCTAssertLessThanOrEqual(first, TiledConvSchedule.maximumTaper * (middle + 1), "rounding moves a bound by at most a unit: \(sizes)")
+      }
+    }
+    let full = (0..<16).map { TiledConvSchedule.share($0, of: 16, total: 7200, tapered: true).count }
+    XCTAssertEqual(Double(full[0]) / Double(full[7]), Double(TiledConvSchedule.maximumTaper), accuracy: 0.1, "\(full)")
+  }
+
+  /// Only a pool of two threads tapers its tasks (with more, every worker
+  /// takes from the back, so there is no single meeting point).
+  func testOnlyTwoThreadsTaper() throws {
+    let p = try ConvProblem(descriptor: "mb1ic64ih56iw56oc256kh1kw1sh1sw1ph0pw0")
+    var machine = MachineModel.current
+    machine.cores = 2
+    let config = TiledConvConfiguration.defaultFor(p, machine: machine)
+    let panels = ConvWeightPanels.panels(of: p, width: config.panelWidth).total
+    for (threads, tapered) in [(1, false), (2, true), (4, false)] {
+      let schedule = TiledConvSchedule(problem: p, config: config, panels: panels, threads: threads, machine: machine)
+      XCTAssertEqual(schedule.tapered, tapered, "\(threads) threads")
+      let sizes = (0..<schedule.taskCount).map { schedule.task($0).tiles.count }
+      XCTAssertEqual(sizes.reduce(0, +), schedule.tiles * schedule.panelGroups, "every tile in one task per panel group")
+      if tapered { XCTAssertGreaterThan(sizes[0], sizes[schedule.taskCount / 2], "\(sizes)") } else {
+        XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "\(sizes)")
+      }
+    }
+  }
+
   /// `order` names only the tile-major loop, so every configuration name
   /// written before the knob existed still means what it meant.
   func testLoopOrderKnobKeepsOldNames() throws {
