@@ -16,11 +16,15 @@ import ConvCore
 /// kernel, so it runs on that kernel (`PreparedTiledConvolution`) unchanged.
 /// The output transform is Aᵀ·M[·][y][t] per tile, with the epilogue.
 ///
-/// Why: on late layers with few pixels (512 channels at 7×7) the products
-/// of F(2×2) are bound by streaming the transformed filters from DRAM, 16·C·K
-/// floats against 9·C·K for direct convolution; here they are 12·C·K, with
-/// 336/441 of direct convolution's multiply-adds (28 tiles × 12 against 49 × 9
-/// on a 7×7 image) where F(2×2) needs 256/441.
+/// Why: on late layers with few pixels (512 channels at 7×7) F(2×2)'s
+/// products stream a transformed filter bank of 16·C·K floats with few rows
+/// per product (16 tiles); here the bank is 12·C·K with 28 rows, and
+/// 336/441 of direct convolution's multiply-adds (28 tiles × 12 against 49 ×
+/// 9) where F(2×2) needs 256/441. Measured in the Keras ResNet-50 with the
+/// rest of the plan unchanged: at 1 thread 2.89–2.96 against 3.19–3.30 ms per
+/// layer; at 2 threads faster on a slow host (1.66–1.73 against 1.75–1.86 ms)
+/// and slower on a fast one (1.43–1.47 against 1.40 ms), so it is a tuner
+/// candidate, not a default.
 final class PreparedRowWinograd: PreparedConvolution, @unchecked Sendable {
   static let points = 4
 

@@ -162,7 +162,7 @@ public struct WinogradBackend: ConvolutionBackend {
     }
     let known: Set = [Self.outputTileKey, Self.blockTilesKey, Self.splitKey, Self.dimensionsKey]
     if let unknown = config.parameters.keys.sorted().first(where: { !known.contains($0) }) {
-      throw BackendError("winograd has no configuration key '\(unknown)'; known: m, tiles, split")
+      throw BackendError("winograd has no configuration key '\(unknown)'; known: m, tiles, split, dims")
     }
     let m = config[Self.outputTileKey] ?? preferredOutputTile(for: p)
     guard let algorithm = WinogradAlgorithm(rawValue: m) else {
