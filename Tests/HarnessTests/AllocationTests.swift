@@ -43,6 +43,14 @@ final class AllocationTests: XCTestCase {
     }
     let mixed = model.layers.indices.map { (own[$0 % own.count], BackendConfig.default) }
     engines.append(("plan", try InferenceEngine(model: model, weights: inputs.weights, pool: pool, assignment: mixed)))
+    // Winograd F(2,3) along rows on every layer it can run (a tuner candidate, not a default).
+    let winograd = try XCTUnwrap(own.first { $0.name == "winograd" })
+    let rows = model.layers.map { layer in
+      (winograd as any ConvolutionBackend, winograd.supports(layer.problem) == .yes ? BackendConfig(["dims": 1]) : BackendConfig.default)
+    }
+    let rowEngine = try InferenceEngine(model: model, weights: inputs.weights, pool: pool, assignment: rows)
+    XCTAssertTrue(rowEngine.bindings.contains { $0.config["dims"] == 1 }, "some layers run F(2,3) along rows")
+    engines.append(("winograd dims=1", rowEngine))
     var layerSeconds = [Double](repeating: 0, count: model.layers.count)
     for (name, engine) in engines {
       engine.setInput(inputs.image)
