@@ -36,14 +36,20 @@ enum WinogradF4x3Transforms: WinogradTransforms {
   /// Bᵀ·d for one column (or dᵀ·B for one row) of six input pixels.
   @inline(__always)
   static func inputRow(_ d: Six) -> Six {
+    // Written with the shared differences named: in the form
+    // `2 * (d.0 + d.4 - 2 * d.2) + 3 * (d.1 - d.3)` and its mirror for the
+    // last row, LLVM's vectoriser pairs the two rows' lanes and shuffles them
+    // back (40 shuffles and 16 spills in 153 instructions, against 86 and
+    // none); the values are bit for bit the same (3·(d.1 − d.3) = −3·b).
     let a = d.4 - d.2, b = d.3 - d.1
+    let p = d.0 + d.4 - 2 * d.2, q = d.1 + d.5 - 2 * d.3
     return (
-      2 * (d.0 + d.4 - 2 * d.2) + 3 * (d.1 - d.3),
+      2 * p - 3 * b,
       2 * (d.4 - d.1) - 5 * d.2 - d.3,
       2 * (d.4 + d.1) + d.2 - 5 * d.3,
       2 * a + b,
       a - 2 * b,
-      2 * (d.1 + d.5 - 2 * d.3) + 3 * (d.2 - d.4))
+      2 * q - 3 * a)
   }
 
   /// G·g for one row (or column) of three filter taps.
