@@ -26,6 +26,8 @@
 # Environment (defaults in brackets):
 #   ROUNDS [16]: quiet round pairs wanted  MAX_ROUNDS [2 × ROUNDS]: rounds run at most
 #   REPETITIONS [4]  MODEL [resnet50]  BACKENDS [tiled-simd,winograd]
+#   VARIANT [the model's default]: e.g. keras  PLAN [none]: a plan file both sides also run
+#   (series `plan`), e.g. PLAN=results/plan-resnet50-keras-batch1.json VARIANT=keras
 #   THREADS [all cores]  AB_ROOT [.build-ab]: where the base worktree, its build and the rounds go
 #   (share it between checkouts to build each base once).
 #   BASE_BIN: a resnet-bench binary to use as the base instead of building BASE_REF (A/B of two
@@ -68,8 +70,14 @@ fi
 
 out=$root/rounds-$(date +%Y%m%dT%H%M%S)-$$
 mkdir -p "$out/base" "$out/head" "$out/pipes"
-threads=()
-[ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+common=()
+[ -n "${THREADS:-}" ] && common=(--threads "$THREADS")
+# Both sides get the same threads, variant and plan.
+[ -n "${VARIANT:-}" ] && common+=(--variant "$VARIANT")
+if [ -n "${PLAN:-}" ]; then
+  [ -f "$PLAN" ] || fail "PLAN '$PLAN' is not a file"
+  common+=(--plan "$(cd "$(dirname "$PLAN")" && pwd)/$(basename "$PLAN")")
+fi
 # A base from before `run --lockstep` is run the old way: whole processes
 # alternating, compared by their medians (noisier on a machine whose speed
 # changes within seconds).
@@ -82,14 +90,14 @@ run_whole() {  # side round
   local bin=$base_bin
   [ "$1" = head ] && bin=$head_bin
   "$bin" run --model "$model" --backend "$backends" --layers --repetitions "$repetitions" --warmup 1 --no-check \
-    --order-seed "$2" "${threads[@]}" --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" \
+    --order-seed "$2" "${common[@]}" --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" \
     || fail "the $1 binary failed in round $2 (see $out/log.txt)"
 }
 start_side() {  # side round: starts one process that takes its turns through $out/pipes/<side>.{go,done}
   local bin=$base_bin
   [ "$1" = head ] && bin=$head_bin
   "$bin" run --model "$model" --backend "$backends" --layers --repetitions "$repetitions" --warmup 1 --no-check \
-    --order-seed "$2" "${threads[@]}" --lockstep "$out/pipes/$1" \
+    --order-seed "$2" "${common[@]}" --lockstep "$out/pipes/$1" \
     --json "$out/$1/round-$(printf %03d "$2").json" >/dev/null 2>>"$out/log.txt" &
   pid[$1]=$!
 }

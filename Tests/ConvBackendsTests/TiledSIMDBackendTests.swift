@@ -208,10 +208,44 @@ final class TiledSIMDBackendTests: XCTestCase {
     }
   }
 
+  /// The strips of a product: they cover the rows exactly, each height has a
+  /// tile of its own, and no more rows are computed than with full strips and
+  /// a 4-row tile for a short last one (the previous cut); 25 rows on a 6-row
+  /// tile are five strips of 5.
+  func testGemmStripsAreBalanced() {
+    func computed(_ rows: Int, main: Int) -> Int {
+      rows == main ? main : rows <= PackedGemm.shortRows ? PackedGemm.shortRows
+        : rows == PackedGemm.middleRows && main > PackedGemm.middleRows ? PackedGemm.middleRows : main
+    }
+    for main in [4, 5, 6, 8, 12, 16] {
+      for m in 1...200 {
+        var (left, strips, cost) = (m, [Int](), 0)
+        while left > 0 {
+          let rows = PackedGemm.stripRows(remaining: left, mainRows: main)
+          XCTAssert((1...min(main, left)).contains(rows), "main \(main), m \(m): a strip of \(rows) rows with \(left) left")
+          if !(1...min(main, left)).contains(rows) { return }
+          strips.append(rows)
+          cost += computed(rows, main: main)
+          left -= rows
+        }
+        var (oldLeft, oldCost) = (m, 0)
+        while oldLeft > 0 {
+          let rows = min(main, oldLeft)
+          oldCost += computed(rows, main: main)
+          oldLeft -= rows
+        }
+        XCTAssertLessThanOrEqual(cost, oldCost, "main \(main), m \(m): strips \(strips)")
+      }
+    }
+    var (left, strips) = (25, [Int]())
+    while left > 0 { strips.append(PackedGemm.stripRows(remaining: left, mainRows: 6)); left -= strips.last! }
+    XCTAssertEqual(strips, [5, 5, 5, 5, 5])
+  }
+
   /// Sizes that cross the row block (128) and the reduction block (256).
   func testGemmAcrossCacheBlocks() {
     var rng = SeededGenerator(seed: 12)
-    for (index, (m, n, k)) in [(200, 70, 600), (129, 33, 257), (300, 96, 512)].enumerated() {
+    for (index, (m, n, k)) in [(200, 70, 600), (129, 33, 257), (300, 96, 512), (25, 256, 256), (49, 40, 300)].enumerated() {
       for variant in 0..<4 {
         checkGemm(m: m, n: n, k: k, variant: index * 4 + variant, tile: PackedGemm.defaultTile(on: .current), rng: &rng)
       }

@@ -57,9 +57,27 @@ enum PackedGemm {
   static let reductionBlock = 256
   /// Rows of A per block (mc): 128 × 256 floats × 4 bytes = 128 KiB, inside any L2 here.
   static let rowBlock = 128
-  /// A last strip of at most this many rows runs on a 4-row tile (Winograd
+  /// A strip of at most this many rows runs on a 4-row tile (Winograd
   /// products of small images have only a few rows), so it does not compute a full tile.
   static let shortRows = 4
+  /// A strip of this many rows, below a taller main tile, runs on a 5-row tile.
+  static let middleRows = 5
+
+  /// Rows of the next strip when `remaining` rows are left: the rows are cut
+  /// into ⌈remaining / mainRows⌉ strips as equal as possible, the taller
+  /// strips first, so the short strips run on the 5- and 4-row tiles instead
+  /// of one full tile computing rows that do not exist. A Winograd product of
+  /// 25 tiles (F(3×3) on 14×14) is 5 strips of 5 rows instead of 4 × 6 and a
+  /// 4-row tile for the last row (28 rows computed); 32 tiles are 6, 6, 5, 5, 5, 5.
+  /// A height with no tile of its own (6 or 7 below an 8-row main tile)
+  /// would run on the main tile, so then the strip is a full one as before.
+  @inline(__always)
+  static func stripRows(remaining: Int, mainRows: Int) -> Int {
+    let strips = (remaining + mainRows - 1) / mainRows
+    let rows = (remaining + strips - 1) / strips
+    let hasTile = rows == mainRows || rows <= shortRows || (rows == middleRows && mainRows > middleRows)
+    return hasTile ? rows : min(mainRows, remaining)
+  }
 
   /// What one multiplication reads and writes; `b.n` columns, `m` rows.
   struct Operands {
@@ -85,9 +103,9 @@ enum PackedGemm {
     operands.b.tile.multiply(operands)
   }
 
-  /// The blocked loops, for main tile `MR × NR·V`; strips of at most
-  /// `shortRows` rows and a last panel of at most one vector of columns use
-  /// the 4-row and 1-vector variants of the same tile.
+  /// The blocked loops, for main tile `MR × NR·V`; strips of `middleRows`
+  /// or at most `shortRows` rows (see `stripRows`) and a last panel of at most
+  /// one vector of columns use the 5-row, 4-row and 1-vector variants of the same tile.
   @inline(__always)
   static func run<let MR: Int, let NR: Int, V: KernelVector>(_: InlineArray<MR, InlineArray<NR, V>>.Type, _ o: Operands)
   where V.Scalar == Float {
@@ -109,7 +127,7 @@ enum PackedGemm {
             : .none(weights)
           var i = i0
           while i < i0 + mc {
-            let rows = min(MR, i0 + mc - i)
+            let rows = stripRows(remaining: i0 + mc - i, mainRows: MR)
             let extent = OuterProductMicrokernel.TileExtent(rows: rows, columns: columns)
             let epilogue = last
               ? OuterProductMicrokernel.Epilogue(
@@ -117,7 +135,14 @@ enum PackedGemm {
                 residualStride: o.ldr, relu: o.relu)
               : .none
             let (aStrip, cStrip, loadC) = (o.a + i * o.lda + k0, o.c + i * o.ldc + j0, !first || o.accumulate)
+            let middle = MR > middleRows && rows == middleRows
             switch (rows > shortRows, columns > V.scalarCount) {
+            case (true, true) where middle:
+              tile(InlineArray<5, InlineArray<NR, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
+            case (true, false) where middle:
+              tile(InlineArray<5, InlineArray<1, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
+                   width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
             case (true, true):
               tile(InlineArray<MR, InlineArray<NR, V>>.self, a: aStrip, lda: o.lda, kc: kc, weights: weights,
                    width: width, c: cStrip, ldc: o.ldc, extent: extent, loadC: loadC, epilogue: epilogue, prefetch: &prefetch)
