@@ -62,6 +62,7 @@ struct RegisterTile: Sendable, CustomStringConvertible {
 enum KernelTable {
   static let tiles: [RegisterTile] = [
     RegisterTile(InlineArray<6, InlineArray<2, SIMD16<Float>>>.self),
+    RegisterTile(InlineArray<7, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<8, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<4, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<12, InlineArray<2, SIMD16<Float>>>.self),
