@@ -233,10 +233,19 @@ public protocol PreparedConvolution: AnyObject, Sendable {
   /// Every shipped backend lists them all (a test holds their size to
   /// `packedWeightBytes`); the default, for a backend that keeps none, is empty.
   var packedWeightBuffers: [AlignedBuffer] { get }
+  /// True when `run` is correct with `output` and `residual` the same buffer:
+  /// every output element is written only by the task that reads its
+  /// residual element, after reading it, and nothing else reads the residual
+  /// or writes the output before that. A network then writes a block's last
+  /// convolution over its shortcut, whose lines are in cache for the
+  /// residual read anyway, instead of fetching a second buffer's lines to
+  /// overwrite them (`InferenceEngine`). The default is false.
+  var residualInPlace: Bool { get }
 }
 
 extension PreparedConvolution {
   public var lastPhaseTimes: PhaseTimes? { nil }
+  public var residualInPlace: Bool { false }
   public var packedWeightBuffers: [AlignedBuffer] { [] }
   public var packedWeightBytes: Int { (problem.weightCount + problem.outChannels) * MemoryLayout<Float>.stride }
 

@@ -23,6 +23,9 @@ public final class InferenceEngine: @unchecked Sendable {
   private let prepared: [PreparedConvolution]
   /// Per layer, the bytes one run touches at least once (`PreparedConvolution.bytesTouched`).
   public let layerBytesTouched: [Int]
+  /// The steps `run` executes: the model's, with residual convolutions
+  /// written over their shortcuts where the layer's backend allows it.
+  public let program: InferenceProgram
   private let slots: [AlignedBuffer]
   private let workspace: Workspace
   private let probabilityBuffer: AlignedBuffer
@@ -32,9 +35,12 @@ public final class InferenceEngine: @unchecked Sendable {
   ///   - assignment: the backend and configuration wanted for each layer, in
   ///     `model.layers` order; a layer that backend cannot compute runs on the
   ///     first of `BackendRegistry.fallbackOrder` that can, recorded in `bindings`.
+  ///   - residualsInPlace: let residual convolutions write over their
+  ///     shortcuts where the prepared layer allows it (`InferenceProgram`);
+  ///     false runs the model's program as built.
   public init(
     model: ResNetModel, weights: [ConvWeights], pool: ThreadPool,
-    assignment: [(backend: any ConvolutionBackend, config: BackendConfig)]
+    assignment: [(backend: any ConvolutionBackend, config: BackendConfig)], residualsInPlace: Bool = true
   ) throws {
     guard weights.count == model.layers.count, assignment.count == model.layers.count else {
       throw ModelError("\(model.name): \(weights.count) weight sets and \(assignment.count) assignments for \(model.layers.count) layers")
@@ -64,7 +70,9 @@ public final class InferenceEngine: @unchecked Sendable {
     var residual = [Bool](repeating: false, count: model.layers.count)
     for step in model.steps { if case let .conv(layer, _, _, r, _) = step { residual[layer] = r != nil } }
     layerBytesTouched = prepared.indices.map { prepared[$0].bytesTouched(residual: residual[$0]) }
-    slots = model.slotSizes.map { AlignedBuffer(count: $0) }
+    let built = InferenceProgram(model)
+    program = residualsInPlace ? built.writingResidualsInPlace { prepared[$0].residualInPlace } : built
+    slots = program.slotSizes.map { AlignedBuffer(count: $0) }
     workspace = Workspace(byteCount: prepared.map(\.workspaceBytes).max() ?? 0)
     probabilityBuffer = AlignedBuffer(count: model.batch * model.classes)
   }
@@ -86,7 +94,7 @@ public final class InferenceEngine: @unchecked Sendable {
   }
 
   /// Logits of the last run: [batch, classes].
-  public var logits: [Float] { Array(UnsafeBufferPointer(start: slots[model.outputSlot].pointer, count: model.batch * model.classes)) }
+  public var logits: [Float] { Array(UnsafeBufferPointer(start: slots[program.outputSlot].pointer, count: model.batch * model.classes)) }
   /// Softmax of the logits of the last run: [batch, classes].
   public var probabilities: [Float] { probabilityBuffer.array }
 
@@ -103,7 +111,7 @@ public final class InferenceEngine: @unchecked Sendable {
   ///   - observe: called after each convolution with its layer index and output (for divergence checks).
   public func run(layerSeconds: UnsafeMutablePointer<Double>? = nil, layerBusySeconds: UnsafeMutablePointer<Double>? = nil,
                   observe: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) {
-    for step in model.steps {
+    for step in program.steps {
       switch step {
       case let .conv(layer, input, output, residual, relu):
         let start = layerSeconds == nil ? 0 : MonotonicClock.now()
@@ -122,7 +130,7 @@ public final class InferenceEngine: @unchecked Sendable {
                               channels: channels, height: height, width: width)
       }
     }
-    Pooling.softmax(slots[model.outputSlot].pointer, probabilityBuffer.pointer, rows: model.batch, columns: model.classes)
+    Pooling.softmax(slots[program.outputSlot].pointer, probabilityBuffer.pointer, rows: model.batch, columns: model.classes)
   }
 }
 

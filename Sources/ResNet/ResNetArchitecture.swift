@@ -106,7 +106,7 @@ public struct ConvLayer: Sendable {
 }
 
 /// One step of inference over activation slots (NHWC buffers planned once).
-public enum InferenceStep: Sendable {
+public enum InferenceStep: Sendable, Equatable {
   /// Convolution `layer` (index into `ResNetModel.layers`) from slot `input`
   /// into slot `output`, plus slot `residual` when present, then ReLU if `relu`.
   case conv(layer: Int, input: Int, output: Int, residual: Int?, relu: Bool)

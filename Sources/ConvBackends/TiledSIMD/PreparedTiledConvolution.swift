@@ -60,6 +60,10 @@ final class PreparedTiledConvolution: PreparedConvolution, @unchecked Sendable {
   var workspaceBytes: Int { (padded?.count ?? 0) * MemoryLayout<Float>.stride }
   var packedWeightBytes: Int { (weights.storage.count + weights.bias.count) * MemoryLayout<Float>.stride }
   var packedWeightBuffers: [AlignedBuffer] { [weights.storage, weights.bias] }
+  /// With one channel block each tile reads its residual and stores its
+  /// output in the same `store`, element for element; with several, the
+  /// partial sums of the first blocks would overwrite the residual.
+  var residualInPlace: Bool { knobs.channelBlock(for: problem.groupInChannels) >= problem.groupInChannels }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,

@@ -87,6 +87,9 @@ final class PreparedRowWinograd: PreparedConvolution, @unchecked Sendable {
 
   var packedWeightBytes: Int { products.reduce(0) { $0 + $1.packedWeightBytes } + bias.count * MemoryLayout<Float>.stride }
   var packedWeightBuffers: [AlignedBuffer] { products.flatMap(\.packedWeightBuffers) + [bias] }
+  /// The products go to the workspace; only the output transform reads the
+  /// residual, each element just before it stores the same element.
+  var residualInPlace: Bool { true }
 
   func run(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,

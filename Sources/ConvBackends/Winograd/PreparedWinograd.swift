@@ -84,6 +84,10 @@ final class PreparedWinograd: PreparedConvolution, @unchecked Sendable {
 
   var packedWeightBytes: Int { (filters.reduce(0) { $0 + $1.storage.count } + bias.count) * MemoryLayout<Float>.stride }
   var packedWeightBuffers: [AlignedBuffer] { filters.map(\.storage) + [bias] }
+  /// The residual is read only by the output stage, element by element just
+  /// before the same element of the output is stored; the input transform
+  /// reads the input, never the output.
+  var residualInPlace: Bool { true }
 
   /// Per-phase times of the last run, in seconds, each summed over the threads
   /// that worked on it (so with several threads they add up to more than the
