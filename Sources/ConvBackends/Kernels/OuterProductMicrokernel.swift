@@ -174,11 +174,22 @@ enum OuterProductMicrokernel {
   static func store<let MR: Int, let NR: Int, V: KernelVector>(
     _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, extent: TileExtent, epilogue: Epilogue
   ) where V.Scalar == Float {
-    let lanes = V.scalarCount
-    if extent.rows == MR && extent.columns >= NR * lanes {
+    if extent.rows == MR && extent.columns >= NR * V.scalarCount {
       storeFull(acc, to: c, ldc: ldc, epilogue: epilogue)
-      return
+    } else {
+      storePartial(acc, to: c, ldc: ldc, extent: extent, epilogue: epilogue)
     }
+  }
+
+  /// `store` for a tile cut by the output's edge: through memory, with
+  /// run-time bounds. Out of line, so that `store` stays small enough to be
+  /// inlined into the kernel loops (with this body inside it was not, and
+  /// every full tile's accumulators went through the stack to a call).
+  @inline(never)
+  static func storePartial<let MR: Int, let NR: Int, V: KernelVector>(
+    _ acc: Accumulators<MR, NR, V>, to c: UnsafeMutablePointer<Float>, ldc: Int, extent: TileExtent, epilogue: Epilogue
+  ) where V.Scalar == Float {
+    let lanes = V.scalarCount
     withUnsafeTemporaryAllocation(of: V.self, capacity: MR * NR) { tile in
       spill(acc, to: tile)
       var biasVectors = InlineArray<NR, V>(repeating: V())

@@ -311,6 +311,13 @@ struct TiledConvolutionJob: @unchecked Sendable {
         bias: pass.bias, residual: job.residual.map { $0 + q * outChannels + pass.firstColumn },
         residualStride: outChannels, relu: job.relu)
       : .none
-    OuterProductMicrokernel.store(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
+    // The two stores called here rather than through `store`: on 16-float
+    // vectors the compiler kept `store` out of line, and every tile's
+    // accumulators went through the stack to the call.
+    if extent.rows == MR && extent.columns >= NR * V.scalarCount {
+      OuterProductMicrokernel.storeFull(acc, to: out, ldc: outChannels, epilogue: epilogue)
+    } else {
+      OuterProductMicrokernel.storePartial(acc, to: out, ldc: outChannels, extent: extent, epilogue: epilogue)
+    }
   }
 }
