@@ -121,9 +121,11 @@ enum PackedGemm {
           let j0 = p * width
           let columns = min(width, n - j0)
           let weights = o.b.panel(p) + k0 * width
-          // The next panel's slice streams in while this one is reused.
+          // The next panel's slice streams in while this one is reused by
+          // the block's strips.
           var prefetch = p + 1 < o.b.panelCount
-            ? OuterProductMicrokernel.PrefetchStream(o.b.panel(p + 1) + k0 * width, count: kc * width)
+            ? OuterProductMicrokernel.PrefetchStream(o.b.panel(p + 1) + k0 * width, count: kc * width,
+                                                     steps: (mc + MR - 1) / MR * kc)
             : .none(weights)
           var i = i0
           while i < i0 + mc {
