@@ -42,5 +42,8 @@ struct ResNetBench: ParsableCommand {
 
 /// Writes a line to standard error (progress, warnings): stdout carries only data.
 func note(_ text: String) {
+  // What stdout holds is written first, so a log of both streams keeps
+  // their lines whole and in order.
+  fflush(stdout)
   FileHandle.standardError.write(Data((text + "\n").utf8))
 }
