@@ -94,6 +94,12 @@ enum PackedGemm {
     var residual: UnsafePointer<Float>?
     var ldr: Int
     var relu: Bool
+    /// The product the caller runs next, if any: the first slice of its B
+    /// streams in during this product's last panel, as each panel's
+    /// successor does during that panel. Without it the Winograd products
+    /// (one per transformed element, run back to back) began each on a
+    /// panel read straight from DRAM.
+    var following: PackedGemmB? = nil
   }
 
   /// Multiplies with the tile `b` was packed for.
@@ -121,12 +127,18 @@ enum PackedGemm {
           let j0 = p * width
           let columns = min(width, n - j0)
           let weights = o.b.panel(p) + k0 * width
-          // The next panel's slice streams in while this one is reused by
-          // the block's strips.
-          var prefetch = p + 1 < o.b.panelCount
-            ? OuterProductMicrokernel.PrefetchStream(o.b.panel(p + 1) + k0 * width, count: kc * width,
-                                                     steps: (mc + MR - 1) / MR * kc)
-            : .none(weights)
+          // The slice run next (the next panel's; after the last panel the
+          // first panel's for the next row block or reduction block, or the
+          // following product's) streams in while this one is reused by the
+          // block's strips.
+          let successor: (panel: UnsafePointer<Float>, floats: Int)? =
+            p + 1 < o.b.panelCount ? (o.b.panel(p + 1) + k0 * width, kc * width)
+            : i0 + mc < o.m ? (o.b.panel(0) + k0 * width, kc * width)
+            : k0 + kc < k ? (o.b.panel(0) + (k0 + kc) * width, min(reductionBlock, k - k0 - kc) * width)
+            : o.following.map { ($0.panel(0), min(reductionBlock, $0.k) * $0.panelWidth) }
+          var prefetch = successor.map {
+            OuterProductMicrokernel.PrefetchStream($0.panel, count: $0.floats, steps: (mc + MR - 1) / MR * kc)
+          } ?? .none(weights)
           var i = i0
           while i < i0 + mc {
             let rows = stripRows(remaining: i0 + mc - i, mainRows: MR)

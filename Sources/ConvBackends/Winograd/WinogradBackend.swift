@@ -179,7 +179,7 @@ public struct WinogradBackend: ConvolutionBackend {
     }
     return PreparedWinograd(problem: p, weights: weights, config: Self.configuration(m: m, tiles: tiles, split: split),
                             algorithm: algorithm, blockTiles: tiles, split: split, maxThreads: machine.cores,
-                            gemmTile: PackedGemm.defaultTile(on: machine))
+                            gemmTile: PackedGemm.defaultTile(on: machine), cacheBytes: machine.l2Bytes)
   }
 }
 
