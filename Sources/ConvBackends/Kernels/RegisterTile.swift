@@ -56,16 +56,21 @@ struct RegisterTile: Sendable, CustomStringConvertible {
 /// width's default: 6 × 2 vectors (12 accumulators) measured fastest on most
 /// ResNet-50 layers with 16 floats (Zen 4) and is the classic 6×16 AVX2 shape
 /// with 8 (Goto's kernel for 16 registers); 8 × 1 serves layers of at most one
-/// vector of output channels. With more than about 10 rows the rows' pointers
-/// no longer fit the 16 general-purpose registers and are reloaded every
-/// step, so 12- and 16-row tiles measured slower; they stay as candidates.
+/// vector of output channels; 4 × 4 (and 3 × 4) with 16-float vectors is
+/// tiled-simd's default for layers of 64 or more output channels
+/// (`TiledConvConfiguration.wideVectors`). With more than about 10 rows the
+/// rows' pointers no longer fit the 16 general-purpose registers and are
+/// reloaded every step, so 12- and 16-row tiles measured slower; 12 × 2
+/// with 16-float vectors was never chosen by the tuner on Zen 4 and was
+/// dropped for the 4-vector tiles.
 enum KernelTable {
   static let tiles: [RegisterTile] = [
     RegisterTile(InlineArray<6, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<7, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<8, InlineArray<2, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<4, InlineArray<2, SIMD16<Float>>>.self),
-    RegisterTile(InlineArray<12, InlineArray<2, SIMD16<Float>>>.self),
+    RegisterTile(InlineArray<4, InlineArray<4, SIMD16<Float>>>.self),
+    RegisterTile(InlineArray<3, InlineArray<4, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<8, InlineArray<1, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<16, InlineArray<1, SIMD16<Float>>>.self),
     RegisterTile(InlineArray<4, InlineArray<1, SIMD16<Float>>>.self),
