@@ -85,7 +85,7 @@ final class TiledSIMDBackendTests: XCTestCase {
     for bad in [["x": 1], ["mr": 7], ["mr": 16, "nr": 2, "v": 16], ["nr": 5], ["v": 4], ["kc": -1], ["split": 7], ["order": 2]] {
       XCTAssertThrowsError(try backend.prepare(p, weights: weights, config: BackendConfig(bad)), "\(bad)")
     }
-    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 12, "nr": 2, "v": 16])))
+    XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 3, "nr": 4, "v": 16])))
     XCTAssertNoThrow(try backend.prepare(p, weights: weights, config: BackendConfig(["mr": 4, "nr": 3, "v": 8])))
   }
 

@@ -130,7 +130,9 @@ final class WinogradBackendTests: XCTestCase {
     }
     let plain = try ConvProblem(descriptor: Self.resnetShapes[3])
     let rows = backend.configurations(for: plain).filter { $0[WinogradBackend.dimensionsKey] == 1 }
-    XCTAssertEqual(Set(rows.compactMap { $0["mr"] }), [6, 4], "the default register tile and 4 rows")
+    let knobs = WinogradBackend.rowKnobs(for: plain, machine: .current)
+    XCTAssertEqual(Set(rows.compactMap { $0["mr"] }), Set([knobs.pixelTile, 4]), "the default register tile and 4 rows")
+    XCTAssertTrue(rows.allSatisfy { $0["nr"] == knobs.panelVectors }, "\(rows)")
   }
 
   /// The transformed filters of F(2, 3) along rows are 12/9 of the layer's:
