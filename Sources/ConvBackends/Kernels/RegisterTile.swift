@@ -58,9 +58,9 @@ struct RegisterTile: Sendable, CustomStringConvertible {
 /// with 8 (Goto's kernel for 16 registers); 8 × 1 serves layers of at most one
 /// vector of output channels; with 16-float vectors 4 × 4 is tiled-simd's
 /// default for layers of 64 or more output channels
-/// (`TiledConvConfiguration.wideVectors`), 3 × 4 a candidate beside it. With more than about 10 rows the
-/// rows' pointers no longer fit the 16 general-purpose registers and are
-/// reloaded every step, so 12- and 16-row tiles measured slower; 12 × 2
+/// (`TiledConvConfiguration.wideVectors`), 3 × 4 a candidate beside it.
+/// With more than about 10 rows the rows' pointers no longer fit the 16
+/// general-purpose registers and are reloaded every step, so 12- and 16-row tiles measured slower; 12 × 2
 /// with 16-float vectors was never chosen by the tuner on Zen 4 and was
 /// dropped for the 4-vector tiles.
 enum KernelTable {

@@ -97,15 +97,16 @@ struct TiledConvConfiguration: Equatable, Sendable {
   /// pairs): the stem 0.78×, the network 0.93× on tiled-simd and 0.94× on
   /// winograd (whose 1×1 layers run on this default). Five rows (20
   /// accumulators) were not kept in registers by the compiler and ran 3–4×
-  /// slower.
+  /// slower. With AVX2's 16 registers no 4-vector tile is native, and the
+  /// default stays at two vectors.
   static let wideVectors = 4
 
   /// Input channels per reduction block of the blocked candidate: 128
   /// channels × 9 taps × 32 columns × 4 bytes = 144 KiB of weights per panel
   /// and block, which stay in L2 while every pixel tile of a task reuses them.
   ///
-  /// The default does not block: at one vector FMA per cycle a 6-row tile
-  /// needs one panel row of weights per 12 FMAs, which L2 delivers, while
+  /// The default does not block: at one vector FMA per cycle a 6 × 2 tile
+  /// needs one panel row of weights per 12 FMAs (a 4 × 4 one per 16), which L2 delivers, while
   /// blocking adds a load and store of the output per block; measured, 128-channel
   /// blocks are 5–15% slower on the 1×1 layers and equal on the 3×3 ones.
   static let blockedChannels = 128
@@ -150,16 +151,23 @@ struct TiledConvConfiguration: Equatable, Sendable {
   }
 
   /// The configuration measured fastest on typical layers of this shape's
-  /// kind, with the machine's native vector width: two vectors of output
-  /// channels per panel (one when a group has at most one vector of them),
-  /// the table's default rows for that, and fewer rows when the layer has
+  /// kind, with the machine's native vector width: `wideVectors` vectors of
+  /// output channels per panel when a group has that many and the machine
+  /// has a native tile that wide, one when it has at most one vector of
+  /// them, two otherwise; the table's default rows for that, and fewer rows when the layer has
   /// fewer output pixels than that (the classifier: 1 pixel); the split that
   /// reads the fewest bytes (`leastTrafficSplit`).
   static func defaultFor(_ p: ConvProblem, machine: MachineModel) -> TiledConvConfiguration {
     let lanes = KernelTable.nativeLanes(on: machine)
     let pixels = p.batch * p.outHeight * p.outWidth
-    let wide = KernelTable.preferred(vectors: Self.wideVectors, on: machine)
-    let vectors = p.groupOutChannels <= lanes ? 1 : p.groupOutChannels >= Self.wideVectors * lanes && wide != nil ? Self.wideVectors : 2
+    let vectors: Int
+    if p.groupOutChannels <= lanes {
+      vectors = 1
+    } else if p.groupOutChannels >= Self.wideVectors * lanes, KernelTable.preferred(vectors: Self.wideVectors, on: machine) != nil {
+      vectors = Self.wideVectors
+    } else {
+      vectors = 2
+    }
     var tile = KernelTable.preferred(vectors: vectors, on: machine)
     if let t = tile, pixels < t.rows { tile = KernelTable.preferred(vectors: vectors, maxRows: max(pixels, 4), on: machine) ?? t }
     var config = TiledConvConfiguration(
