@@ -17,11 +17,8 @@ public final class AlignedBuffer: @unchecked Sendable {
   /// Allocates `count` floats, zero-filled.
   public init(count: Int) {
     self.count = count
-    var raw: UnsafeMutableRawPointer?
     let bytes = max(1, count) * MemoryLayout<Float>.stride
-    guard posix_memalign(&raw, Self.alignment, bytes) == 0, let raw else {
-      fatalError("out of memory allocating \(bytes) bytes")
-    }
+    let raw = allocateAligned(bytes: bytes, what: "\(bytes) bytes")
     memset(raw, 0, bytes)
     pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
   }
@@ -33,7 +30,7 @@ public final class AlignedBuffer: @unchecked Sendable {
     }
   }
 
-  deinit { free(pointer) }
+  deinit { releaseAligned(UnsafeMutableRawPointer(pointer), bytes: max(1, count) * MemoryLayout<Float>.stride) }
 
   public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
   public var array: [Float] { Array(buffer) }
@@ -48,12 +45,23 @@ public final class Workspace: @unchecked Sendable {
 
   public init(byteCount: Int) {
     self.byteCount = byteCount
-    var raw: UnsafeMutableRawPointer?
-    guard posix_memalign(&raw, AlignedBuffer.alignment, max(64, byteCount)) == 0, let raw else {
-      fatalError("out of memory allocating a \(byteCount)-byte workspace")
-    }
-    pointer = raw
+    pointer = allocateAligned(bytes: max(64, byteCount), what: "a \(byteCount)-byte workspace")
   }
 
-  deinit { free(pointer) }
+  deinit { releaseAligned(pointer, bytes: max(64, byteCount)) }
+}
+
+/// Cache-line-aligned memory: from `HugePageArena` when large enough, else `posix_memalign`.
+private func allocateAligned(bytes: Int, what: String) -> UnsafeMutableRawPointer {
+  if bytes >= HugePageArena.thresholdBytes, HugePageArena.isEnabled, let p = HugePageArena.allocate(bytes: bytes) { return p }
+  var raw: UnsafeMutableRawPointer?
+  guard posix_memalign(&raw, AlignedBuffer.alignment, bytes) == 0, let raw else {
+    fatalError("out of memory allocating \(what)")
+  }
+  return raw
+}
+
+private func releaseAligned(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+  if bytes >= HugePageArena.thresholdBytes, HugePageArena.free(pointer) { return }
+  free(pointer)
 }

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Large buffers carved out of 2 MiB-aligned chunks that the kernel is asked
+/// to back with transparent huge pages (`madvise(MADV_HUGEPAGE)`).
+///
+/// A batch-1 ResNet-50 streams about 200 MB of packed weights per inference
+/// (the Winograd filters alone are 140 MB), in 4 KiB pages about 51,000
+/// translations per pass, far beyond the second-level TLB's 3,072 entries on
+/// Zen 4: every page of weights costs a page walk. In 2 MiB pages the whole
+/// network is about 100 translations. glibc's own large allocations are
+/// separate 4 KiB-aligned mappings, which the kernel backs with huge pages
+/// only when THP is `always`; this machine's default is `madvise`.
+///
+/// Chunks are `chunkBytes` (or one allocation rounded up to 2 MiB, when it is
+/// larger); allocations are bumped from the newest chunk, 64-byte aligned, and
+/// a chunk is unmapped once every allocation in it is freed and it is no
+/// longer the one being filled. Where `madvise` is refused (THP `never`, or
+/// not Linux) the chunks are still ordinary memory, so nothing depends on it.
+public enum HugePageArena {
+  /// Allocations at least this large come from the arena (smaller ones stay
+  /// with `malloc`, where they share pages with their neighbours anyway).
+  public static let thresholdBytes = 64 << 10
+  public static let hugePageBytes = 2 << 20
+  static let chunkBytes = 32 << 20
+  /// False when the environment sets `RESNET_BENCH_HUGE_PAGES=off` (every buffer then comes from `malloc`).
+  public static let isEnabled: Bool = getenv("RESNET_BENCH_HUGE_PAGES").map { String(cString: $0) != "off" } ?? true
+
+  private final class Chunk: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let bytes: Int
+    var used = 0
+    var live = 0
+    init(base: UnsafeMutableRawPointer, bytes: Int) {
+      self.base = base
+      self.bytes = bytes
+    }
+    func contains(_ p: UnsafeMutableRawPointer) -> Bool { p >= base && p < base + bytes }
+  }
+
+  private struct State: @unchecked Sendable {
+    var chunks: [Chunk] = []
+    var current: Chunk?
+  }
+
+  private static let state = Mutex(State())
+
+  /// Bytes currently mapped by the arena (for tests and reports).
+  public static var mappedBytes: Int { state.withLock { $0.chunks.reduce(0) { $0 + $1.bytes } } }
+
+  /// `bytes` (> 0) of memory aligned to `AlignedBuffer.alignment`, or nil when
+  /// the mapping fails (the caller then falls back to `posix_memalign`).
+  public static func allocate(bytes: Int) -> UnsafeMutableRawPointer? {
+    let size = (bytes + AlignedBuffer.alignment - 1) / AlignedBuffer.alignment * AlignedBuffer.alignment
+    return state.withLock { s -> UnsafeMutableRawPointer? in
+      if let c = s.current, c.bytes - c.used >= size {
+        let p = c.base + c.used
+        c.used += size
+        c.live += 1
+        return p
+      }
+      let bytes = max(chunkBytes, (size + hugePageBytes - 1) / hugePageBytes * hugePageBytes)
+      guard let base = mapAligned(bytes: bytes) else { return nil }
+      let chunk = Chunk(base: base, bytes: bytes)
+      chunk.used = size
+      chunk.live = 1
+      if let old = s.current, old.live == 0 { release(old, from: &s) }
+      s.chunks.append(chunk)
+      // A chunk made for one oversized allocation is not filled further.
+      if bytes == chunkBytes || s.current == nil { s.current = chunk }
+      return base
+    }
+  }
+
+  /// Returns `pointer` if the arena gave it out (true), or false if it did not.
+  public static func free(_ pointer: UnsafeMutableRawPointer) -> Bool {
+    state.withLock { s -> Bool in
+      guard let chunk = s.chunks.first(where: { $0.contains(pointer) }) else { return false }
+      chunk.live -= 1
+      if chunk.live == 0 && chunk !== s.current { release(chunk, from: &s) }
+      return true
+    }
+  }
+
+  private static func release(_ chunk: Chunk, from s: inout State) {
+    s.chunks.removeAll { $0 === chunk }
+    munmap(chunk.base, chunk.bytes)
+  }
+
+  /// An anonymous mapping of `bytes` (a multiple of 2 MiB) at a 2 MiB-aligned
+  /// address: one huge page more is mapped, and the unaligned ends are unmapped.
+  private static func mapAligned(bytes: Int) -> UnsafeMutableRawPointer? {
+    let span = bytes + hugePageBytes
+    guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+          raw != MAP_FAILED else { return nil }
+    let address = UInt(bitPattern: raw)
+    let aligned = (address + UInt(hugePageBytes) - 1) / UInt(hugePageBytes) * UInt(hugePageBytes)
+    let head = Int(aligned - address), tail = span - head - bytes
+    if head > 0 { munmap(raw, head) }
+    let base = raw + head
+    if tail > 0 { munmap(base + bytes, tail) }
+    #if os(Linux)
+    _ = madvise(base, bytes, 14)  // MADV_HUGEPAGE
+    #endif
+    return base
+  }
+}
