@@ -68,10 +68,13 @@ public enum HugePageArena {
       let chunk = Chunk(base: base, bytes: bytes)
       chunk.used = size
       chunk.live = 1
-      if let old = s.current, old.live == 0 { release(old, from: &s) }
       s.chunks.append(chunk)
-      // A chunk made for one oversized allocation is not filled further.
-      if bytes == chunkBytes || s.current == nil { s.current = chunk }
+      // A chunk made for one oversized allocation is not filled further; a
+      // new shared chunk replaces the current one, which goes if it is empty.
+      if bytes == chunkBytes {
+        if let old = s.current, old.live == 0 { release(old, from: &s) }
+        s.current = chunk
+      }
       return base
     }
   }

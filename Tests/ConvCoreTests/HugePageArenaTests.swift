@@ -27,6 +27,19 @@ final class HugePageArenaTests: XCTestCase {
     XCTAssertEqual(HugePageArena.mappedBytes, mapped - bytes)
   }
 
+  func testAnOversizedAllocationAfterTheCurrentChunkEmptiedLeavesLaterAllocationsUsable() throws {
+    // The current chunk empties, then an allocation too big for any chunk
+    // comes: the small one after it must still get mapped memory.
+    let small = try XCTUnwrap(HugePageArena.allocate(bytes: 100_000))
+    XCTAssertTrue(HugePageArena.free(small))
+    let big = try XCTUnwrap(HugePageArena.allocate(bytes: 40 << 20))
+    let next = try XCTUnwrap(HugePageArena.allocate(bytes: 100_000))
+    memset(next, 5, 100_000)
+    XCTAssertEqual(next.load(fromByteOffset: 99_999, as: UInt8.self), 5)
+    XCTAssertTrue(HugePageArena.free(big))
+    XCTAssertTrue(HugePageArena.free(next))
+  }
+
   func testMemoryTheArenaDidNotGiveIsNotClaimed() {
     let p = malloc(256)!
     XCTAssertFalse(HugePageArena.free(p))
