@@ -8,10 +8,11 @@ import Synchronization
 /// Large buffers carved out of 2 MiB-aligned chunks that the kernel is asked
 /// to back with transparent huge pages (`madvise(MADV_HUGEPAGE)`).
 ///
-/// A batch-1 ResNet-50 streams about 200 MB of packed weights per inference
-/// (the Winograd filters alone are 140 MB), in 4 KiB pages about 51,000
-/// translations per pass, far beyond the second-level TLB's 3,072 entries on
-/// Zen 4: every page of weights costs a page walk. In 2 MiB pages the whole
+/// A batch-1 ResNet-50 on the Keras 1-thread plan streams about 200 MB of
+/// packed weights per inference (its Winograd filters, counted from their
+/// shapes, are about 140 MB): in 4 KiB pages about 51,000 translations per
+/// pass, far beyond the second-level TLB's 3,072 entries on Zen 4, so nearly
+/// every page of weights costs a page walk. In 2 MiB pages the whole
 /// network is about 100 translations. glibc's own large allocations are
 /// separate 4 KiB-aligned mappings, which the kernel backs with huge pages
 /// only when THP is `always`; this machine's default is `madvise`.
@@ -79,7 +80,7 @@ public enum HugePageArena {
     }
   }
 
-  /// Returns `pointer` if the arena gave it out (true), or false if it did not.
+  /// Gives `pointer` back: true if the arena gave it out, false (and nothing done) if not.
   public static func free(_ pointer: UnsafeMutableRawPointer) -> Bool {
     state.withLock { s -> Bool in
       guard let chunk = s.chunks.first(where: { $0.contains(pointer) }) else { return false }
