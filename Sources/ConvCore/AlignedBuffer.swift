@@ -17,7 +17,7 @@ public final class AlignedBuffer: @unchecked Sendable {
   /// Allocates `count` floats, zero-filled.
   public init(count: Int) {
     self.count = count
-    let bytes = max(1, count) * MemoryLayout<Float>.stride
+    let bytes = Self.allocatedBytes(count)
     let raw = allocateAligned(bytes: bytes, what: "\(bytes) bytes")
     memset(raw, 0, bytes)
     pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
@@ -30,7 +30,10 @@ public final class AlignedBuffer: @unchecked Sendable {
     }
   }
 
-  deinit { releaseAligned(UnsafeMutableRawPointer(pointer), bytes: max(1, count) * MemoryLayout<Float>.stride) }
+  deinit { releaseAligned(UnsafeMutableRawPointer(pointer), bytes: Self.allocatedBytes(count)) }
+
+  /// Bytes allocated for `count` floats (at least one float, so the pointer is never null).
+  private static func allocatedBytes(_ count: Int) -> Int { max(1, count) * MemoryLayout<Float>.stride }
 
   public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
   public var array: [Float] { Array(buffer) }

@@ -50,13 +50,13 @@ public enum HugePageArena {
 
   private static let state = Mutex(State())
 
-  /// Bytes currently mapped by the arena (for tests and reports).
+  /// Bytes currently mapped by the arena (for the tests).
   public static var mappedBytes: Int { state.withLock { $0.chunks.reduce(0) { $0 + $1.bytes } } }
 
   /// `bytes` (> 0) of memory aligned to `AlignedBuffer.alignment`, or nil when
   /// the mapping fails (the caller then falls back to `posix_memalign`).
   public static func allocate(bytes: Int) -> UnsafeMutableRawPointer? {
-    let size = (bytes + AlignedBuffer.alignment - 1) / AlignedBuffer.alignment * AlignedBuffer.alignment
+    let size = roundUp(bytes, to: AlignedBuffer.alignment)
     return state.withLock { s -> UnsafeMutableRawPointer? in
       if let c = s.current, c.bytes - c.used >= size {
         let p = c.base + c.used
@@ -64,7 +64,7 @@ public enum HugePageArena {
         c.live += 1
         return p
       }
-      let bytes = max(chunkBytes, (size + hugePageBytes - 1) / hugePageBytes * hugePageBytes)
+      let bytes = max(chunkBytes, roundUp(size, to: hugePageBytes))
       guard let base = mapAligned(bytes: bytes) else { return nil }
       let chunk = Chunk(base: base, bytes: bytes)
       chunk.used = size
@@ -101,9 +101,8 @@ public enum HugePageArena {
     let span = bytes + hugePageBytes
     guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
           raw != MAP_FAILED else { return nil }
-    let address = UInt(bitPattern: raw)
-    let aligned = (address + UInt(hugePageBytes) - 1) / UInt(hugePageBytes) * UInt(hugePageBytes)
-    let head = Int(aligned - address), tail = span - head - bytes
+    let address = Int(bitPattern: raw)
+    let head = roundUp(address, to: hugePageBytes) - address, tail = span - head - bytes
     if head > 0 { munmap(raw, head) }
     let base = raw + head
     if tail > 0 { munmap(base + bytes, tail) }
@@ -112,4 +111,7 @@ public enum HugePageArena {
     #endif
     return base
   }
+
+  /// `n` (≥ 0) rounded up to a multiple of `multiple`.
+  private static func roundUp(_ n: Int, to multiple: Int) -> Int { (n + multiple - 1) / multiple * multiple }
 }
