@@ -101,6 +101,16 @@ final class WinogradBackendTests: XCTestCase {
     }
   }
 
+  /// 49 F(4×4) tiles (28×28): besides the fixed sizes, whose last block of
+  /// 16 is one tile, the even splits into 2, 3 and 4 blocks are offered.
+  func testConfigurationsOfferEvenBlockSplits() throws {
+    let p = try ConvProblem(descriptor: "mb1ic128ih28iw28oc128kh3kw3sh1sw1ph1pw1")
+    let sizes = Set(backend.configurations(for: p).filter { $0[WinogradBackend.outputTileKey] == 4 }
+      .compactMap { $0[WinogradBackend.blockTilesKey] })
+    XCTAssertTrue(sizes.isSuperset(of: [25, 17, 13]), "\(sizes.sorted())")
+    XCTAssertTrue(sizes.allSatisfy { (1...49).contains($0) }, "\(sizes.sorted())")
+  }
+
   func testPrepareRejectsUnknownConfigurations() throws {
     let p = try ConvProblem(descriptor: "mb1ic8ih9iw9oc8kh3kw3ph1")
     let weights = ConvWeights.random(for: p, seed: 4)
