@@ -89,7 +89,11 @@ public final class Tuner {
 
   /// Tunes every shape not already in `previous` (all of them when `previous`
   /// is nil or was measured on another machine, build or thread count).
-  public func tune(previous: Plan? = nil, fingerprint: MachineFingerprint) -> Plan {
+  ///
+  /// `incumbent`, a complete plan for this model, runs beside the new choices
+  /// in the in-network check; when it is faster there (`keepsIncumbent`) it is
+  /// what `tune` returns, with that check's figures as its refinement.
+  public func tune(previous: Plan? = nil, incumbent: Plan? = nil, fingerprint: MachineFingerprint) -> Plan {
     let start = Stopwatch.now()
     let loadStart = MachineLoad.Snapshot.now()
     let shapes = model.distinctShapes
@@ -135,12 +139,19 @@ public final class Tuner {
       classes: model.classes, threads: pool.threadCount, createdAt: ISO8601DateFormatter().string(from: Date()),
       budgetSeconds: options.budgetSeconds, elapsedSeconds: 0, maxError: options.maxError,
       shapes: results, refinement: nil, load: nil, coldWeights: options.coldWeights)
-    if options.refineInNetwork && !toMeasure.isEmpty {
-      refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)),
-                      budgetLeft: max(0, options.budgetSeconds - (Stopwatch.now() - start)))
+    var kept = false
+    if options.refineInNetwork && (!toMeasure.isEmpty || incumbent != nil) {
+      kept = refineInNetwork(&plan, only: Set(toMeasure.map(\.problem)), incumbent: incumbent,
+                             budgetLeft: max(0, options.budgetSeconds - (Stopwatch.now() - start)))
     }
     plan.elapsedSeconds = Stopwatch.now() - start
     plan.load = MachineLoad.between(loadStart, .now(), cores: options.machine.cores)
+    // The incumbent keeps its own shapes, timings and provenance; only the
+    // check that kept it is this tune's.
+    if kept, var incumbent {
+      incumbent.refinement = plan.refinement
+      return incumbent
+    }
     return plan
   }
 
@@ -290,9 +301,14 @@ public final class Tuner {
   /// what decides a tie, so the time is worth more here. (A 1-thread Keras
   /// tune with 12 rounds left its 256→1024 1×1 shape alone; with 120 the
   /// check moved it at 0.893, 99.76% interval 0.859–0.931.)
-  func refineInNetwork(_ plan: inout Plan, only: Set<ConvProblem>, budgetLeft: Double) {
+  ///
+  /// Returns true when `incumbent` was given and the network ran it faster
+  /// than the per-shape choices (`keepsIncumbent`); the per-shape moves are
+  /// then still recorded in `plan`, but `tune` returns the incumbent.
+  @discardableResult
+  func refineInNetwork(_ plan: inout Plan, only: Set<ConvProblem>, incumbent: Plan? = nil, budgetLeft: Double) -> Bool {
     guard let weights = try? ResNetWeights.fold(ResNetWeights.seeded(for: model, seed: options.seed), for: model),
-          let assignment = try? plan.assignment(for: model) else { return }
+          let assignment = try? plan.assignment(for: model) else { return false }
     let planName = "plan (per shape)"
     var engines: [(name: String, engine: InferenceEngine)] = []
     if let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assignment: assignment) {
@@ -316,7 +332,13 @@ public final class Tuner {
        let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assignment: a) {
       engines.append((Self.alternativesName, e))
     }
-    guard engines.count > 1 else { return }
+    var incumbentIndex: Int?
+    if let incumbent, let a = try? incumbent.assignment(for: model),
+       let e = try? InferenceEngine(model: model, weights: weights, pool: pool, assignment: a) {
+      incumbentIndex = engines.count
+      engines.append((Self.incumbentName, e))
+    }
+    guard engines.count > 1 else { return false }
     let image = NetworkInputs.seededImage(count: engines[0].engine.input.count, seed: options.seed)
     let layerCount = model.layers.count
     var layerSamples = Array(repeating: Array(repeating: [Double](), count: layerCount), count: engines.count)
@@ -375,6 +397,27 @@ public final class Tuner {
     plan.refinement = Plan.Refinement(networkMs: networkMs, changedShapes: changed, rounds: timedRounds)
     progress("in-network check (\(timedRounds) rounds): " + engines.indices.map { "\(engines[$0].name) \(String(format: "%.2f", networkMs[engines[$0].name] ?? 0)) ms" }.joined(separator: ", ")
              + "; \(changed) shape(s) changed")
+    guard let incumbentIndex else { return false }
+    let (keep, r) = Self.keepsIncumbent(incumbent: record.samples[incumbentIndex], new: record.samples[0])
+    progress("the new choices ÷ the incumbent plan, round by round: \(String(format: "%.3f", r.ratio)) "
+             + "(95% interval \(String(format: "%.3f", r.low))–\(String(format: "%.3f", r.high))); "
+             + (keep ? "the incumbent is faster and is kept" : "the new plan is written"))
+    return keep
+  }
+
+  /// The in-network check's engine of the incumbent plan (`tune --against`).
+  public static let incumbentName = "incumbent plan"
+
+  /// Whether the incumbent plan stays: when the new per-shape choices' whole
+  /// network time (`new`, paired round by round with `incumbent`) is slower
+  /// with the 95% interval of the ratio above 1. A tie writes the new plan, so
+  /// a re-tune on a quiet machine is not held back by a plan from a noisy one;
+  /// a plan measured slower in the same rounds never replaces a faster one.
+  /// (A 2-thread Keras re-tune on a busy host measured 1.017 (0.999–1.034)
+  /// against the plan before, side by side, and 0.728 against 0.700 ÷ TFLite.)
+  public static func keepsIncumbent(incumbent: [Double], new: [Double]) -> (keep: Bool, estimate: RatioEstimate) {
+    let r = RatioEstimate.paired(base: incumbent, candidate: new, confidence: 1 - tieRisk)
+    return (r.isBounded && r.low > 1, r)
   }
 
   /// The in-network check's engine of tied alternatives (a name in `refinement.networkMs`).

@@ -32,6 +32,12 @@ struct TuneCommand: ParsableCommand {
         resnet-bench tune > plan.json
         resnet-bench tune --model resnet18 --size 112 --budget 20 --output plan18.json
         resnet-bench tune --plan plan.json --output plan.json   (measure only missing shapes)
+        resnet-bench tune --against plan.json --output new.json   (keep plan.json if it runs faster)
+
+      --against PLAN re-measures every shape, then times PLAN beside the new
+      choices in the in-network check; when the new plan is slower there (the
+      95% interval of its ratio to PLAN above 1), PLAN is written instead, so
+      a re-tune on a busy host does not replace a faster plan.
       """)
 
   @OptionGroup var model: ModelOptions
@@ -52,6 +58,9 @@ struct TuneCommand: ParsableCommand {
 
   @Option(help: "A previous plan: shapes it already holds are kept when it was made on this machine, build and thread count.")
   var plan: String?
+
+  @Option(help: "An incumbent plan for this model, machine and thread count, timed beside the new choices inside the network and written instead of them when it is faster.")
+  var against: String?
 
   @Option(help: "Write the plan to this file (atomically) instead of stdout.")
   var output: String?
@@ -81,9 +90,16 @@ struct TuneCommand: ParsableCommand {
     if let previous, case .incompatible(let why) = previous.compatibility(with: net, fingerprint: fingerprint) {
       throw InputError("--plan \(plan!): \(why)")
     }
-    try MemoryBudget.check(net, engines: 1 + options.backends.count)
+    let incumbent = try against.map { try Plan.load(from: URL(fileURLWithPath: $0)) }
+    if let incumbent {
+      switch incumbent.compatibility(with: net, fingerprint: fingerprint) {
+      case .incompatible(let why), .otherMachine(let why): throw InputError("--against \(against!): \(why)")
+      case .compatible: break
+      }
+    }
+    try MemoryBudget.check(net, engines: 1 + options.backends.count + (incumbent == nil ? 0 : 1))
     note("tuning \(net.distinctShapes.count) shapes of \(net.name) \(net.variant.rawValue) with \(pool.threadCount) threads, budget \(Int(budget)) s")
-    let result = Tuner(model: net, options: options, pool: pool, progress: { note($0) }).tune(previous: previous, fingerprint: fingerprint)
+    let result = Tuner(model: net, options: options, pool: pool, progress: { note($0) }).tune(previous: previous, incumbent: incumbent, fingerprint: fingerprint)
     if let load = result.load, load.isBusy { note("warning: the machine was busy while tuning: \(load.summary)") }
     let data = try result.encoded() + Data("\n".utf8)
     if let output {

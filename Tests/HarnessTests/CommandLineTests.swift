@@ -26,6 +26,7 @@ final class CommandLineTests: XCTestCase {
       (["conv", "mb1ic8ih8oc8kh3", "--warm-each", "101"], "--warm-each must be between"),
       (["run", "--batch", "4096", "--size", "1024"], "needs about"),
       (["tune", "--budget=-1"], "--budget must be between"),
+      (["tune", "--model", "resnet18", "--size", "32", "--against", dir.appendingPathComponent("absent").path], "cannot read"),
       (["compare", "a.csv"], "Missing expected argument"),
       (["nosuchcommand"], "nosuchcommand"),
     ]
@@ -188,6 +189,31 @@ final class PlanCommandLineTests: XCTestCase {
     XCTAssertEqual(warm.status, 0, warm.stderr)
     XCTAssertTrue(warm.stderr.contains("timed with cold weights; re-measuring every shape"), warm.stderr)
     XCTAssertTrue(try String(contentsOfFile: warmPlan, encoding: .utf8).contains("\"coldWeights\" : false"))
+    // The plan as an incumbent: timed beside the re-tune inside the network, and the decision said.
+    let against = try CommandLine.run(["tune"] + common + ["--budget", "3", "--warm-weights", "--against", warmPlan,
+                                                           "--output", dir.appendingPathComponent("against.json").path])
+    XCTAssertEqual(against.status, 0, against.stderr)
+    XCTAssertTrue(against.stderr.contains("÷ the incumbent plan, round by round"), against.stderr)
+    XCTAssertTrue(try String(contentsOfFile: dir.appendingPathComponent("against.json").path, encoding: .utf8)
+      .contains("\"incumbent plan\""), "the check's figures name the incumbent")
+    // A re-tune on the naive backend alone is far slower than the incumbent, which is written instead.
+    let keptPath = dir.appendingPathComponent("kept.json").path
+    let kept = try CommandLine.run(["tune"] + common + ["--budget", "3", "--backends", "naive", "--against", warmPlan,
+                                                        "--output", keptPath])
+    XCTAssertEqual(kept.status, 0, kept.stderr)
+    XCTAssertTrue(kept.stderr.contains("the incumbent is faster and is kept"), kept.stderr)
+    func shapeChoices(_ path: String) throws -> [String] {
+      let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+      let shapes = try XCTUnwrap(object?["shapes"] as? [[String: Any]])
+      return shapes.map { "\($0["descriptor"] ?? "") \($0["backend"] ?? "") \($0["config"] ?? "")" }
+    }
+    XCTAssertEqual(try shapeChoices(keptPath), try shapeChoices(warmPlan))
+    XCTAssertFalse(try shapeChoices(keptPath).contains { $0.contains(" naive ") })
+    // An incumbent for another model is refused by name.
+    let wrong = try CommandLine.run(["tune", "--model", "resnet34", "--size", "32", "--threads", "2", "--budget", "3",
+                                     "--against", warmPlan])
+    XCTAssertEqual(wrong.status, 2, wrong.stderr)
+    XCTAssertTrue(wrong.stderr.contains("--against") && wrong.stderr.contains("resnet18"), wrong.stderr)
     let cold = try CommandLine.run(["conv", "mb1ic16ih8iw8oc24kh3kw3ph1", "--backend", "tiled-simd,winograd",
                                     "--cold-weights", "--repetitions", "2", "--check"])
     XCTAssertEqual(cold.status, 0, cold.stdout + cold.stderr)

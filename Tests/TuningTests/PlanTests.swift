@@ -117,6 +117,22 @@ final class PlanTests: XCTestCase {
     XCTAssertGreaterThan(r.low, 1 + Tuner.tieMargin)
   }
 
+  /// `tune --against`: the incumbent stays only when the new plan is slower
+  /// with the interval above 1; a tie or a faster new plan is written.
+  func testTheIncumbentStaysOnlyWhenTheNewPlanIsSlower() {
+    let incumbent = (0..<20).map { 30 + 0.7 * Double(($0 * 7) % 11) }
+    let jitter = (0..<20).map { 0.004 * Double(($0 * 3) % 5) - 0.008 }
+    let slower = zip(incumbent, jitter).map { $0 * (1.03 + $1) }
+    let keep = Tuner.keepsIncumbent(incumbent: incumbent, new: slower)
+    XCTAssertTrue(keep.keep, "\(keep.estimate)")
+    XCTAssertGreaterThan(keep.estimate.low, 1)
+    let tied = zip(incumbent, jitter).map { $0 * (1 + 2.5 * $1) }
+    XCTAssertFalse(Tuner.keepsIncumbent(incumbent: incumbent, new: tied).keep)
+    let faster = zip(incumbent, jitter).map { $0 * (0.97 + $1) }
+    XCTAssertFalse(Tuner.keepsIncumbent(incumbent: incumbent, new: faster).keep)
+    XCTAssertFalse(Tuner.keepsIncumbent(incumbent: [], new: []).keep, "no rounds: nothing to go on, the new plan is written")
+  }
+
   /// The in-network check moves a shape to a candidate the per-shape search
   /// found tied on the shape's own 95% interval, and to one it found slower
   /// only on an interval over every shape that may move. Twelve rounds, ten
