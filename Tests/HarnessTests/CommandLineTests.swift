@@ -208,7 +208,8 @@ final class PlanCommandLineTests: XCTestCase {
       return shapes.map { "\($0["descriptor"] ?? "") \($0["backend"] ?? "") \($0["config"] ?? "")" }
     }
     XCTAssertEqual(try shapeChoices(keptPath), try shapeChoices(warmPlan))
-    XCTAssertFalse(try shapeChoices(keptPath).contains { $0.contains(" naive ") })
+    // (The incumbent is not what a naive-only tune writes: some of its shapes are on other backends.)
+    XCTAssertTrue(try shapeChoices(warmPlan).contains { !$0.contains(" naive ") })
     // An incumbent for another model is refused by name.
     let wrong = try CommandLine.run(["tune", "--model", "resnet34", "--size", "32", "--threads", "2", "--budget", "3",
                                      "--against", warmPlan])
