@@ -187,16 +187,39 @@ private struct MaxPoolRows: ParallelTask {
     let (oh, ow, channels, height, width) = (window.outHeight, window.outWidth, window.channels, window.inHeight, window.inWidth)
     let n = row / oh, y = row % oh
     let y0 = y * MaxPool.stride - window.padTop
+    let vectorEnd = channels - channels % Lanes.scalarCount
     for x in 0..<ow {
       let out = output + ((n * oh + y) * ow + x) * channels
-      for c in 0..<channels { out[c] = -.infinity }
       let x0 = x * MaxPool.stride - window.padLeft
-      for iy in stride(from: max(0, y0), to: min(height, y0 + MaxPool.window), by: 1) {
-        for ix in stride(from: max(0, x0), to: min(width, x0 + MaxPool.window), by: 1) {
-          let src = input + ((n * height + iy) * width + ix) * channels
-          for c in 0..<channels { out[c] = max(out[c], src[c]) }
+      let rows = max(0, y0)..<min(height, y0 + MaxPool.window), columns = max(0, x0)..<min(width, x0 + MaxPool.window)
+      // Sixteen channels at a time in registers over the whole window, then
+      // the rest one by one: the scalar loop alone took about 0.19 ms of the
+      // Keras ResNet-50's stem pool (112×112×64) at one thread.
+      var c = 0
+      while c < vectorEnd {
+        var best = Lanes(repeating: -.infinity)
+        for iy in rows {
+          for ix in columns {
+            let src = UnsafeRawPointer(input + ((n * height + iy) * width + ix) * channels + c)
+            let v = src.loadUnaligned(as: Lanes.self)
+            // A masked select, not `pointwiseMax`: that compiled to a loop
+            // over the lanes through the stack and made the pool 50× slower.
+            best.replace(with: v, where: best .< v)
+          }
         }
+        UnsafeMutableRawPointer(out + c).storeBytes(of: best, as: Lanes.self)
+        c += Lanes.scalarCount
+      }
+      while c < channels {
+        var best = -Float.infinity
+        for iy in rows {
+          for ix in columns { best = max(best, input[((n * height + iy) * width + ix) * channels + c]) }
+        }
+        out[c] = best
+        c += 1
       }
     }
   }
+
+  private typealias Lanes = SIMD16<Float>
 }
