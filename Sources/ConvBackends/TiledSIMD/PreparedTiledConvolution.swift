@@ -218,12 +218,14 @@ struct TiledConvolutionJob: @unchecked Sendable {
   @inline(never)
   func prefetchOutput(rows: Int, floats: Int, pixel: Int, column: Int, endPixel: Int, residual withResidual: Bool) {
     let lineFloats = OuterProductMicrokernel.PrefetchStream.lineBytes / MemoryLayout<Float>.stride
+    // A residual written over in place is the output: its lines are already requested.
+    let shortcut = withResidual ? residual.flatMap { UnsafePointer(output) == $0 ? nil : $0 } : nil
     for i in 0..<rows {
       let row = min(pixel + i, endPixel - 1) * outChannels + column
       var line = 0
       while line < floats {
         resnet_bench_prefetch_for_write(output + row + line)
-        if withResidual, let residual { resnet_bench_prefetch(residual + row + line) }
+        if let shortcut { resnet_bench_prefetch(shortcut + row + line) }
         line += lineFloats
       }
     }
