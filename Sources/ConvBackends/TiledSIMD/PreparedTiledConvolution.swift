@@ -212,13 +212,13 @@ struct TiledConvolutionJob: @unchecked Sendable {
     }
   }
 
-  /// Prefetches `floats` output floats (and the residual's, when `residual`)
-  /// of each of `rows` pixels from `pixel` (clipped at `endPixel`), from
+  /// Prefetches `floats` output floats (and the residual's, when `residual`
+  /// and the residual is not the output itself) of each of `rows` pixels from `pixel` (clipped at `endPixel`), from
   /// output column `column`: one request per cache line.
   @inline(never)
   func prefetchOutput(rows: Int, floats: Int, pixel: Int, column: Int, endPixel: Int, residual withResidual: Bool) {
     let lineFloats = OuterProductMicrokernel.PrefetchStream.lineBytes / MemoryLayout<Float>.stride
-    // A residual written over in place is the output: its lines are already requested.
+    // A residual written over in place is the output, whose lines are requested already.
     let shortcut = withResidual ? residual.flatMap { UnsafePointer(output) == $0 ? nil : $0 } : nil
     for i in 0..<rows {
       let row = min(pixel + i, endPixel - 1) * outChannels + column
@@ -304,7 +304,6 @@ struct TiledConvolutionJob: @unchecked Sendable {
       q += MR
     }
   }
-
 
   /// One register tile: pixels `pixel ..< pixel + MR` (clipped at `endPixel`)
   /// × the panel of `pass`, over its channel block; the epilogue with the
