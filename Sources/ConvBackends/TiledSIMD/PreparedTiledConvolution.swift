@@ -286,7 +286,7 @@ struct TiledConvolutionJob: @unchecked Sendable {
     var q = pixels.lowerBound
     while q < pixels.upperBound {
       let remaining = pixels.upperBound - q
-      if remaining < MR && remaining <= MR / 2 {
+      if remaining <= MR / 2 {
         // The last few pixels, at most half a tile, on one-row tiles rather
         // than one full tile computing rows that do not exist: a one-row tile
         // issues NR FMAs per step against MR·NR, with the same NR weight
